@@ -1,0 +1,351 @@
+//! The recorder: appends events to segment files in the [`crate::segment`] format.
+//!
+//! Engines, tests and benchmarks need a writer that produces exactly what the reader expects.
+//! Records are packed into an in-memory block; a full block is written with one `write` at the
+//! end of the current segment. Durability is explicit: [`Writer::sync`] makes everything appended
+//! so far durable (`fdatasync`, plus `fsync` of the directory after a segment was created). A
+//! segment is sealed — its header rewritten with totals and its last chain value — when the
+//! writer rolls to the next one or closes.
+//!
+//! **Crash recovery.** [`Writer::open`] on an existing directory verifies the newest segment. A
+//! torn tail (the partial block a crash left) is truncated — never a byte that verifies — and the
+//! segment is sealed; appending continues in a new segment with the next id and the right chain
+//! value. Corruption that is not a torn tail is refused with a typed error.
+//!
+//! **Failures.** After any failed write or sync the writer refuses further work
+//! ([`Error::WriterFailed`]); everything synced before the failure stays readable because blocks
+//! are only ever appended and the header is rewritten only at sealing.
+
+mod lock;
+mod options;
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use options::WriterOptions;
+
+use crate::error::{Error, Result};
+use crate::recovery::segment_reader::{SegmentEnd, SegmentReader};
+use crate::segment::block::BlockHeader;
+use crate::segment::header::SegmentHeader;
+use crate::segment::{naming, record, record_size, BLOCK_ALIGN, CHAIN_SEED, HEADER_BYTES, MAX_EVENT_BYTES};
+
+/// The segment currently being appended to.
+#[derive(Debug)]
+struct OpenSegment {
+    file: File,
+    path: PathBuf,
+    header: SegmentHeader,
+    len: u64,
+    blocks: u32,
+}
+
+/// Appends events to a log directory. See the module docs.
+#[derive(Debug)]
+pub struct Writer {
+    dir: PathBuf,
+    opts: WriterOptions,
+    _lock: lock::DirLock,
+    segment: Option<OpenSegment>,
+    next_sequence: u64,
+    /// Chain value after the last block written.
+    chain: u32,
+    /// Id of the next appended event.
+    next_id: u64,
+    /// Records of the block being filled, after 64 bytes reserved for its header.
+    block: Vec<u8>,
+    block_first_id: u64,
+    block_events: u32,
+    dir_dirty: bool,
+    failed: Option<String>,
+}
+
+fn unix_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+}
+
+/// Canonically named segment files in `dir`, sorted by sequence number.
+pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let rd = fs::read_dir(dir).map_err(|e| Error::io("read directory", dir, e))?;
+    let mut out = Vec::new();
+    for entry in rd {
+        let entry = entry.map_err(|e| Error::io("read directory", dir, e))?;
+        if let Some(seq) = entry.file_name().to_str().and_then(naming::parse) {
+            out.push((seq, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+impl Writer {
+    /// Opens (creating if needed) the log directory `dir` for appending. Only one writer may hold
+    /// a directory at a time. An existing log continues where it ended (see module docs);
+    /// `opts.first_event_id` applies only to a new log.
+    pub fn open(dir: impl AsRef<Path>, opts: WriterOptions) -> Result<Self> {
+        opts.validate()?;
+        let dir = dir.as_ref().to_path_buf();
+        fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+        let lock = lock::DirLock::acquire(&dir)?;
+        let mut w = Writer {
+            block: Vec::with_capacity(HEADER_BYTES + opts.block_bytes as usize),
+            dir,
+            _lock: lock,
+            segment: None,
+            next_sequence: 1,
+            chain: CHAIN_SEED,
+            next_id: opts.first_event_id,
+            block_first_id: opts.first_event_id,
+            block_events: 0,
+            dir_dirty: false,
+            failed: None,
+            opts,
+        };
+        w.block.resize(HEADER_BYTES, 0);
+        w.recover_tail()?;
+        Ok(w)
+    }
+
+    /// Continues an existing log: verifies its newest segment, repairs a torn tail, and sets the
+    /// next sequence, id and chain value.
+    fn recover_tail(&mut self) -> Result<()> {
+        let segments = list_segments(&self.dir)?;
+        let Some((seq, path)) = segments.last().cloned() else {
+            return Ok(());
+        };
+        let mut reader = SegmentReader::open(&path)?;
+        reader.verify();
+        match reader.end().clone() {
+            SegmentEnd::Corrupt(c) => return Err(Error::Corrupt(Box::new(c))),
+            SegmentEnd::Clean if reader.header().sealed => {}
+            SegmentEnd::Clean | SegmentEnd::TornTail(_) => {
+                // An unsealed segment: cut the torn tail, then seal (or remove if empty).
+                let valid_len = reader.valid_len();
+                let header = *reader.header();
+                let (count, chain) = (reader.event_count(), reader.last_chain());
+                let blocks = reader.index().len();
+                drop(reader);
+                if count == 0 {
+                    fs::remove_file(&path).map_err(|e| Error::io("remove empty segment", &path, e))?;
+                    self.sync_dir()?;
+                    self.next_sequence = seq;
+                    self.next_id = header.first_event_id;
+                    self.chain = header.prev_chain;
+                    self.block_first_id = self.next_id;
+                    return Ok(());
+                }
+                let file = OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| Error::io("open for repair", &path, e))?;
+                file.set_len(valid_len).map_err(|e| Error::io("truncate torn tail", &path, e))?;
+                let sealed = SegmentHeader {
+                    sealed: true,
+                    block_count: u32::try_from(blocks).map_err(|_| Error::IdOverflow)?,
+                    last_event_id: header.first_event_id + count - 1,
+                    event_count: count,
+                    last_chain: chain,
+                    ..header
+                };
+                file.write_all_at(&sealed.encode(), 0).map_err(|e| Error::io("seal segment", &path, e))?;
+                file.sync_data().map_err(|e| Error::io("fdatasync", &path, e))?;
+                reader = SegmentReader::open_verified(&path)?;
+            }
+        }
+        self.next_sequence = seq.checked_add(1).ok_or(Error::IdOverflow)?;
+        self.next_id = reader.end_event_id();
+        self.chain = reader.last_chain();
+        self.block_first_id = self.next_id;
+        Ok(())
+    }
+
+    fn check_ok(&self) -> Result<()> {
+        match &self.failed {
+            Some(m) => Err(Error::WriterFailed(m.clone())),
+            None => Ok(()),
+        }
+    }
+
+    fn fail<T>(&mut self, e: Error) -> Result<T> {
+        self.failed = Some(e.to_string());
+        Err(e)
+    }
+
+    /// Appends one event and returns its id. The event is durable after the next
+    /// [`Self::sync`] (or [`Self::close`]).
+    pub fn append(&mut self, payload: &[u8]) -> Result<u64> {
+        self.check_ok()?;
+        if payload.len() > MAX_EVENT_BYTES {
+            return Err(Error::PayloadTooLarge { len: payload.len(), max: MAX_EVENT_BYTES });
+        }
+        let id = self.next_id;
+        // Ids stay below u64::MAX so that `last + 1` is always representable.
+        let next = id.checked_add(1).filter(|&n| n < u64::MAX).ok_or(Error::IdOverflow)?;
+        let used = self.block.len() - HEADER_BYTES;
+        if self.block_events > 0
+            && (used + record_size(payload.len()) > self.opts.block_bytes as usize
+                || self.block_events == u32::MAX)
+        {
+            self.flush()?;
+        }
+        if self.block_events == 0 {
+            self.block_first_id = id;
+        }
+        record::encode_into(&mut self.block, payload);
+        self.block_events += 1;
+        self.next_id = next;
+        Ok(id)
+    }
+
+    /// Id the next appended event will get.
+    pub fn next_event_id(&self) -> u64 {
+        self.next_id
+    }
+
+    /// The log directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes the block being filled (if any) to the current segment, rolling to a new segment
+    /// first when it would exceed the target size. Not durable until [`Self::sync`].
+    pub fn flush(&mut self) -> Result<()> {
+        self.check_ok()?;
+        if self.block_events == 0 {
+            return Ok(());
+        }
+        match self.write_block() {
+            Ok(()) => Ok(()),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn write_block(&mut self) -> Result<()> {
+        let payload_len = self.block.len() - HEADER_BYTES;
+        let total = (HEADER_BYTES + payload_len).next_multiple_of(BLOCK_ALIGN);
+        let roll = match &self.segment {
+            Some(s) => s.blocks > 0 && s.len + total as u64 > self.opts.segment_bytes || s.blocks == u32::MAX,
+            None => true,
+        };
+        if roll {
+            self.seal_current()?;
+            self.create_segment()?;
+        }
+        let seg = self.segment.as_mut().ok_or_else(|| Error::WriterFailed("no open segment".into()))?;
+        let bh = BlockHeader::for_payload(
+            seg.blocks,
+            self.block_first_id,
+            self.block_events,
+            &self.block[HEADER_BYTES..],
+            self.chain,
+        );
+        self.block[..HEADER_BYTES].copy_from_slice(&bh.encode());
+        self.block.resize(total, 0);
+        seg.file.write_all_at(&self.block, seg.len).map_err(|e| Error::io("write block", &seg.path, e))?;
+        seg.len += total as u64;
+        seg.blocks += 1;
+        self.chain = bh.chain;
+        self.block.truncate(HEADER_BYTES);
+        self.block_events = 0;
+        self.block_first_id = self.next_id;
+        Ok(())
+    }
+
+    fn create_segment(&mut self) -> Result<()> {
+        let seq = self.next_sequence;
+        let path = self.dir.join(naming::file_name(seq));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| Error::io("create segment", &path, e))?;
+        let header = SegmentHeader::new_open(seq, self.block_first_id, self.chain, unix_ns());
+        file.write_all_at(&header.encode(), 0).map_err(|e| Error::io("write header", &path, e))?;
+        self.next_sequence = seq.checked_add(1).ok_or(Error::IdOverflow)?;
+        self.dir_dirty = true;
+        self.segment = Some(OpenSegment { file, path, header, len: HEADER_BYTES as u64, blocks: 0 });
+        Ok(())
+    }
+
+    /// Seals the open segment: header rewritten with totals, then fdatasync.
+    fn seal_current(&mut self) -> Result<()> {
+        let Some(seg) = self.segment.take() else { return Ok(()) };
+        let count = self.block_first_id - seg.header.first_event_id;
+        let sealed = SegmentHeader {
+            sealed: true,
+            block_count: seg.blocks,
+            last_event_id: seg.header.first_event_id + count - 1,
+            event_count: count,
+            last_chain: self.chain,
+            ..seg.header
+        };
+        // Blocks first, then the header that vouches for them.
+        seg.file.sync_data().map_err(|e| Error::io("fdatasync", &seg.path, e))?;
+        seg.file.write_all_at(&sealed.encode(), 0).map_err(|e| Error::io("seal segment", &seg.path, e))?;
+        seg.file.sync_data().map_err(|e| Error::io("fdatasync", &seg.path, e))?;
+        Ok(())
+    }
+
+    fn sync_dir(&mut self) -> Result<()> {
+        let d = File::open(&self.dir).map_err(|e| Error::io("open directory", &self.dir, e))?;
+        d.sync_all().map_err(|e| Error::io("fsync directory", &self.dir, e))?;
+        self.dir_dirty = false;
+        Ok(())
+    }
+
+    /// Flushes and makes every event appended so far durable.
+    pub fn sync(&mut self) -> Result<()> {
+        self.flush()?;
+        let r = self.sync_inner();
+        match r {
+            Ok(()) => Ok(()),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn sync_inner(&mut self) -> Result<()> {
+        if let Some(seg) = &self.segment {
+            seg.file.sync_data().map_err(|e| Error::io("fdatasync", &seg.path, e))?;
+        }
+        if self.dir_dirty {
+            self.sync_dir()?;
+        }
+        Ok(())
+    }
+
+    /// Flushes, seals the open segment and syncs. The directory can then be reopened by another
+    /// writer or read by recovery with no torn tail.
+    pub fn close(mut self) -> Result<()> {
+        self.close_inner()
+    }
+
+    fn close_inner(&mut self) -> Result<()> {
+        self.flush()?;
+        let r = self.seal_current().and_then(|_| if self.dir_dirty { self.sync_dir() } else { Ok(()) });
+        match r {
+            Ok(()) => {
+                self.failed = Some("writer closed".into());
+                Ok(())
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if self.failed.is_none() {
+            // Best effort, as close() would; errors cannot be reported from drop.
+            let _ = self.close_inner();
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn is_enospc(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ENOSPC)
+}

@@ -1,0 +1,19 @@
+//! Recovery: everything that reads a log back.
+//!
+//! * [`scan`] reads and validates every segment header in a directory;
+//! * [`segment_reader`] verifies and reads one segment;
+//! * [`worker::segment_preloader`] verifies upcoming segments on a background thread;
+//! * [`manager`] ties them together and streams events in id order;
+//! * [`report`] is the account of what was and was not recovered;
+//! * [`telemetry`] measures all of it.
+
+pub mod event;
+pub mod manager;
+pub mod options;
+pub mod report;
+pub mod scan;
+pub mod segment_reader;
+pub mod telemetry;
+pub mod worker;
+
+pub use event::Event;

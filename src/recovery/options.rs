@@ -1,0 +1,91 @@
+//! Recovery options and modes.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// What replay does at corruption, a gap, a conflicting duplicate or a broken chain.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum RecoveryMode {
+    /// Deliver every valid event in order; at the first problem, `next()` returns a typed error
+    /// describing it. A torn tail in the last, unsealed segment is the normal crash state, not a
+    /// problem.
+    #[default]
+    Strict,
+    /// Point-in-time recovery: end cleanly at the first problem; the report says why and what
+    /// was not replayed.
+    StopAtCorruption,
+    /// Skip what is damaged and continue with the next valid data; every skipped id range is
+    /// recorded in the report.
+    SkipCorrupted,
+}
+
+impl RecoveryMode {
+    /// Name used in reports and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecoveryMode::Strict => "strict",
+            RecoveryMode::StopAtCorruption => "stop-at-corruption",
+            RecoveryMode::SkipCorrupted => "skip-corrupted",
+        }
+    }
+}
+
+/// How a [`crate::Manager`] replays.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecoveryOptions {
+    /// First event to deliver; 0 means the oldest retained event.
+    pub start_event_id: u64,
+    /// Behaviour on damage.
+    pub mode: RecoveryMode,
+    /// Segments verified ahead by the preloader (1..=64, default 3). At most `preload_depth + 2`
+    /// segments are mapped at any time.
+    pub preload_depth: usize,
+    /// Capacity of the ring of finished readers awaiting close (default 64). When full, the
+    /// manager closes synchronously and counts it.
+    pub finished_capacity: usize,
+    /// How long `next()` waits for the preloader to claim the next segment before opening it
+    /// itself (default 1 ms). Once the worker has claimed a segment, the manager waits for it.
+    pub fallback_after: Duration,
+    /// Record one `next()` in N in the next-event latency histogram (N = 1: every event).
+    pub next_event_sample_every: u32,
+    /// Test hook: the preloader sleeps this long before each open. Zero in production.
+    #[doc(hidden)]
+    pub preload_delay: Duration,
+}
+
+impl Default for RecoveryOptions {
+    fn default() -> Self {
+        RecoveryOptions {
+            start_event_id: 0,
+            mode: RecoveryMode::Strict,
+            preload_depth: 3,
+            finished_capacity: 64,
+            fallback_after: Duration::from_millis(1),
+            next_event_sample_every: super::telemetry::DEFAULT_NEXT_EVENT_SAMPLE_EVERY,
+            preload_delay: Duration::ZERO,
+        }
+    }
+}
+
+impl RecoveryOptions {
+    /// Checks the options are usable.
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=64).contains(&self.preload_depth) {
+            return Err(Error::InvalidArgument(format!(
+                "preload_depth must be in 1..=64, got {}",
+                self.preload_depth
+            )));
+        }
+        if self.finished_capacity == 0 || self.finished_capacity > 1 << 16 {
+            return Err(Error::InvalidArgument(format!(
+                "finished_capacity must be in 1..=65536, got {}",
+                self.finished_capacity
+            )));
+        }
+        if self.next_event_sample_every == 0 {
+            return Err(Error::InvalidArgument("next_event_sample_every must be at least 1".into()));
+        }
+        Ok(())
+    }
+}

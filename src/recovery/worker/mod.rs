@@ -1,0 +1,3 @@
+//! Background workers of the recovery pipeline.
+
+pub mod segment_preloader;

@@ -1,0 +1,242 @@
+//! `worker::SegmentPreloader`: a background thread that opens, maps and fully verifies the
+//! segments the replay will need next, and closes the ones it has finished — so the replay
+//! thread never does slow I/O.
+//!
+//! Two SPSC lock-free rings (the `rtrb` crate) connect it to the [`Manager`]:
+//!
+//! * **prepared** (worker → manager), capacity `preload_depth`: [`Prepared`] messages — a
+//!   verified reader, a typed "segment failed: why", or "end of plan". The worker only starts
+//!   opening a segment when the ring has a free slot, so at most `preload_depth` verified
+//!   segments wait, plus the one being replayed and at most one being closed.
+//! * **finished** (manager → worker): exhausted readers, unmapped here off the hot path.
+//!
+//! Which segment is opened by whom is decided by one atomic *claim* counter: the worker claims
+//! plan index `i` before opening it, and the manager's synchronous fallback claims with the same
+//! compare-and-swap, so no segment is opened twice and messages arrive in plan order.
+//!
+//! Nothing is inferred from timing: end of plan and failures are messages; a worker that died
+//! drops its ring producer, which the manager observes as an abandoned ring.
+//!
+//! [`Manager`]: crate::recovery::manager::Manager
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::recovery::segment_reader::SegmentReader;
+use crate::recovery::telemetry::{now_ns, Telemetry};
+
+/// A message on the prepared ring.
+#[derive(Debug)]
+pub enum Prepared {
+    /// Plan entry `index` opened and verified.
+    Ready {
+        /// Plan index.
+        index: usize,
+        /// The verified reader, positioned on its first event.
+        reader: SegmentReader,
+    },
+    /// Plan entry `index` could not be opened.
+    Failed {
+        /// Plan index.
+        index: usize,
+        /// Why.
+        error: Error,
+    },
+    /// Every plan entry has been claimed; nothing more will come.
+    End,
+}
+
+/// State shared between the manager and the worker thread.
+#[derive(Debug)]
+pub struct Shared {
+    /// Next plan index not yet claimed by either side.
+    pub claim: AtomicUsize,
+    /// Set by the manager to stop the worker.
+    pub stop: AtomicBool,
+    /// Panic message of a worker that died.
+    pub panic: Mutex<Option<String>>,
+}
+
+impl Shared {
+    /// Claims plan index `i` if nobody has: true when the caller now owns opening it.
+    pub fn try_claim(&self, i: usize) -> bool {
+        self.claim.compare_exchange(i, i + 1, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+}
+
+/// Opens and verifies one segment, recording reader telemetry.
+pub fn open_and_verify(path: &PathBuf, telemetry: &Telemetry) -> Result<SegmentReader> {
+    let t = &telemetry.segment_reader;
+    let start = now_ns();
+    let opened = SegmentReader::open(path);
+    t.on_open_segment(start, opened.is_ok());
+    let mut reader = match opened {
+        Ok(r) => r,
+        Err(e) => {
+            t.on_open_failure(&e);
+            return Err(e);
+        }
+    };
+    let start = now_ns();
+    reader.verify();
+    t.on_verify_segment(start, &reader);
+    Ok(reader)
+}
+
+/// Handle to the running worker, owned by the manager.
+#[derive(Debug)]
+pub struct SegmentPreloader {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Worker configuration.
+#[derive(Clone, Debug)]
+pub struct PreloadConfig {
+    /// Segment paths in plan order.
+    pub plan: Arc<Vec<PathBuf>>,
+    /// First plan index the worker may claim.
+    pub start: usize,
+    /// Artificial delay before each open (tests of the fallback path).
+    pub delay: Duration,
+}
+
+impl SegmentPreloader {
+    /// Starts the worker thread with fresh rings. Returns the handle, the prepared-ring consumer
+    /// and the finished-ring producer.
+    pub fn start(
+        cfg: PreloadConfig,
+        depth: usize,
+        finished_capacity: usize,
+        telemetry: Arc<Telemetry>,
+    ) -> Result<(Self, rtrb::Consumer<Prepared>, rtrb::Producer<SegmentReader>)> {
+        let (prep_tx, prep_rx) = rtrb::RingBuffer::<Prepared>::new(depth.max(1));
+        let (fin_tx, fin_rx) = rtrb::RingBuffer::<SegmentReader>::new(finished_capacity.max(1));
+        let shared = Arc::new(Shared {
+            claim: AtomicUsize::new(cfg.start),
+            stop: AtomicBool::new(false),
+            panic: Mutex::new(None),
+        });
+        let s = Arc::clone(&shared);
+        let thread = thread::Builder::new()
+            .name("wal-preloader".into())
+            .spawn(move || {
+                let r = catch_unwind(AssertUnwindSafe(|| run(&cfg, &s, prep_tx, fin_rx, &telemetry)));
+                if let Err(p) = r {
+                    let msg = p
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| p.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic".into());
+                    if let Ok(mut g) = s.panic.lock() {
+                        *g = Some(msg);
+                    }
+                }
+            })
+            .map_err(|e| Error::io("spawn preloader thread", PathBuf::new(), e))?;
+        Ok((SegmentPreloader { shared, thread: Some(thread) }, prep_rx, fin_tx))
+    }
+
+    /// The shared claim/stop state.
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Wakes the worker (after the manager freed a prepared slot or queued a finished reader).
+    #[inline]
+    pub fn wake(&self) {
+        if let Some(t) = &self.thread {
+            t.thread().unpark();
+        }
+    }
+
+    /// Whether the worker thread has exited.
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// The panic message of a worker that died, if it did.
+    pub fn panic_message(&self) -> Option<String> {
+        self.shared.panic.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// Stops and joins the worker. Readers still in the rings are dropped with them.
+    pub fn stop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for SegmentPreloader {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn run(
+    cfg: &PreloadConfig,
+    shared: &Shared,
+    mut prepared: rtrb::Producer<Prepared>,
+    mut finished: rtrb::Consumer<SegmentReader>,
+    telemetry: &Telemetry,
+) {
+    let w = &telemetry.segment_preloader;
+    let mut sent_end = false;
+    let mut full_since: Option<u64> = None;
+    while !shared.stop.load(Ordering::Acquire) {
+        let mut worked = false;
+        // Close finished readers first: frees maps before new ones are made.
+        while let Ok(reader) = finished.pop() {
+            let start = now_ns();
+            drop(reader);
+            w.on_finish_segment(start, true);
+            telemetry.segment_reader.on_close_segment(start, true);
+            worked = true;
+        }
+        if !sent_end && prepared.slots() > 0 {
+            if let Some(t) = full_since.take() {
+                w.on_ring_full_wait(now_ns().saturating_sub(t));
+            }
+            let i = shared.claim.load(Ordering::Acquire);
+            if i >= cfg.plan.len() {
+                if prepared.push(Prepared::End).is_ok() {
+                    sent_end = true;
+                }
+            } else if shared.try_claim(i) {
+                if !cfg.delay.is_zero() {
+                    thread::sleep(cfg.delay);
+                }
+                let start = now_ns();
+                let msg = match open_and_verify(&cfg.plan[i], telemetry) {
+                    Ok(reader) => {
+                        w.on_preload_segment(start, true);
+                        Prepared::Ready { index: i, reader }
+                    }
+                    Err(error) => {
+                        w.on_preload_segment(start, false);
+                        w.on_segment_skipped(&error);
+                        Prepared::Failed { index: i, error }
+                    }
+                };
+                // A slot was free when we claimed and only we push: this cannot fail.
+                if let Err(rtrb::PushError::Full(m)) = prepared.push(msg) {
+                    drop(m);
+                }
+            }
+            worked = true;
+        } else if !sent_end && full_since.is_none() {
+            full_since = Some(now_ns());
+        }
+        if !worked {
+            thread::park_timeout(Duration::from_millis(1));
+        }
+    }
+}
