@@ -57,6 +57,7 @@ struct Expect {
 }
 
 /// A plan entry, ready or failed.
+#[derive(Debug)]
 enum Obtained {
     Ready(SegmentReader),
     Failed(Error),
@@ -80,13 +81,20 @@ pub struct Manager {
     reader: Option<SegmentReader>,
     cur: usize,
     pipe: Option<Pipe>,
+    /// A later segment the manager verified itself while waiting for the worker (plan index).
+    stash: Option<(usize, Obtained)>,
     expect: Option<Expect>,
     state: State,
     report: RecoveryReport,
     // Hot-path accounting, published to telemetry once per sample and per segment.
-    events: u64,
+    /// Events delivered from readers already retired (the current reader's are derived from
+    /// its position, so the hot path keeps no per-event counter).
+    events_retired: u64,
+    /// Position of the current reader when it was installed.
+    reader_start: u64,
     bytes: u64,
-    last_id: u64,
+    /// Last id delivered from a retired reader.
+    last_retired: Option<u64>,
     events_at_resume: u64,
     countdown: u32,
     started: Instant,
@@ -145,12 +153,14 @@ impl Manager {
             reader: None,
             cur: 0,
             pipe: None,
+            stash: None,
             expect: None,
             state: State::Ended,
             report,
-            events: 0,
+            events_retired: 0,
+            reader_start: 0,
             bytes: 0,
-            last_id: 0,
+            last_retired: None,
             events_at_resume: 0,
             countdown,
             started: Instant::now(),
@@ -180,7 +190,7 @@ impl Manager {
         self.report.stopped = None;
         self.report.error = None;
         self.started = Instant::now();
-        self.events_at_resume = self.events;
+        self.events_at_resume = self.events();
         self.telemetry.manager.on_replay_start();
         let Some(oldest) = self.headers.first().map(|h| h.first_event_id) else {
             // Empty log: nothing to replay from any position.
@@ -216,6 +226,7 @@ impl Manager {
         self.telemetry.manager.on_seek_event(seek_start, sought.is_ok());
         sought?;
         self.cur = k;
+        self.reader_start = reader.position();
         self.reader = Some(reader);
         self.report.segments_replayed += 1;
         self.state = State::Running;
@@ -260,13 +271,24 @@ impl Manager {
 
     #[inline(always)]
     fn next_inner(&mut self) -> Result<Option<Event<'_>>> {
+        if let Some(r) = self.reader.as_mut() {
+            if let Some((id, s, e)) = r.next_fast() {
+                self.bytes += (e - s) as u64;
+                let r = self.reader.as_ref().expect("reader present: just read from it");
+                return Ok(Some(Event { id, payload: r.payload(s, e) }));
+            }
+        }
+        self.next_cold()
+    }
+
+    /// Block switch, segment switch, end of log or error.
+    #[inline(never)]
+    fn next_cold(&mut self) -> Result<Option<Event<'_>>> {
         loop {
             if let Some(r) = self.reader.as_mut() {
-                match r.next_position() {
+                match r.next_slow() {
                     Ok(Some((id, s, e))) => {
-                        self.events += 1;
                         self.bytes += (e - s) as u64;
-                        self.last_id = id;
                         let r = self.reader.as_ref().expect("reader present: just read from it");
                         return Ok(Some(Event { id, payload: r.payload(s, e) }));
                     }
@@ -307,12 +329,9 @@ impl Manager {
                 return Ok(0);
             }
         }
-        for &(id, s, e) in &positions {
+        for &(_, s, e) in &positions {
             self.bytes += (e - s) as u64;
-            self.last_id = id;
         }
-        self.events += positions.len() as u64;
-        self.publish_progress();
         let this: &'a Manager = self;
         let r = this.reader.as_ref().expect("reader present: events were just read from it");
         out.extend(positions.iter().map(|&(id, s, e)| Event { id, payload: r.payload(s, e) }));
@@ -337,6 +356,7 @@ impl Manager {
         }
         let handoff_start = now_ns();
         if let Some(r) = self.reader.take() {
+            self.account_retired(&r);
             if let Flow::Stop = self.finish_reader(&r)? {
                 self.retire(r);
                 return self.end_replay();
@@ -366,6 +386,7 @@ impl Manager {
                         (Flow::Continue, true) => {}
                     }
                     self.report.segments_replayed += 1;
+                    self.reader_start = reader.position();
                     self.reader = Some(reader);
                     self.publish_progress();
                     self.telemetry.manager.on_handoff(handoff_start);
@@ -559,16 +580,29 @@ impl Manager {
         Ok(())
     }
 
-    /// Gets plan entry `j`: from the prepared ring, or — when the worker has not claimed it
-    /// within `fallback_after`, or has died — by opening it here (counted as a fallback).
+    /// Gets plan entry `j`: from the prepared ring, from the stash, or by opening it here.
+    ///
+    /// While the worker verifies `j`, the manager does not idle: past `fallback_after` it
+    /// claims the next *unclaimed* entry (through the same claim counter, so nothing is opened
+    /// twice) and verifies it itself, keeping it in a one-entry stash. Verification costs more
+    /// per event than replay, so this balances the two cores. If the worker has not claimed `j`
+    /// at all by then, the manager opens `j` itself (the synchronous fallback). A worker that
+    /// died is seen as an abandoned ring; the manager then continues alone.
     fn obtain(&mut self, j: usize) -> Obtained {
+        if let Some((i, o)) = self.stash.take() {
+            if i == j {
+                return o;
+            }
+            self.stash = Some((i, o));
+        }
         let fallback_after = self.opts.fallback_after;
-        let Some(pipe) = self.pipe.as_mut() else {
-            return self.open_here(j);
-        };
+        let depth = self.opts.preload_depth;
         let wait_start = Instant::now();
         let mut spins = 0u32;
         loop {
+            let Some(pipe) = self.pipe.as_mut() else {
+                return self.open_here(j);
+            };
             match pipe.prepared.pop() {
                 Ok(Prepared::Ready { reader, .. }) => {
                     pipe.worker.wake(); // a slot is free: let it preload the next one
@@ -596,8 +630,17 @@ impl Manager {
                 self.stop_pipe();
                 return self.open_here(j);
             }
-            if wait_start.elapsed() >= fallback_after && pipe.worker.shared().try_claim(j) {
-                return self.open_here(j);
+            if wait_start.elapsed() >= fallback_after {
+                let shared = pipe.worker.shared();
+                if shared.try_claim(j) {
+                    return self.open_here(j);
+                }
+                let c = shared.claim.load(std::sync::atomic::Ordering::Acquire);
+                if self.stash.is_none() && c < self.plan.len() && c <= j + depth && shared.try_claim(c) {
+                    let o = self.open_here(c);
+                    self.stash = Some((c, o));
+                    continue;
+                }
             }
             spins += 1;
             if spins < SPINS {
@@ -639,31 +682,55 @@ impl Manager {
     }
 
     fn stop_pipe(&mut self) {
+        self.stash = None;
         if let Some(mut p) = self.pipe.take() {
             p.worker.stop();
             // Rings (and any readers in them) drop here, after the worker has been joined.
         }
     }
 
-    fn publish_progress(&mut self) {
-        self.telemetry.manager.publish_progress(self.events, self.bytes);
-        self.report.events_delivered = self.events;
-        self.report.bytes_delivered = self.bytes;
-        if self.events > self.events_at_resume {
-            self.report.first_delivered.get_or_insert(self.report.start_event_id);
-            self.report.last_delivered = Some(self.last_id);
+    fn account_retired(&mut self, r: &SegmentReader) {
+        let n = r.position() - self.reader_start;
+        self.events_retired += n;
+        if n > 0 {
+            self.last_retired = Some(r.position() - 1);
         }
+        self.reader_start = 0;
+    }
+
+    /// Events delivered so far (all resumes included).
+    pub fn events(&self) -> u64 {
+        self.events_retired + self.reader.as_ref().map_or(0, |r| r.position() - self.reader_start)
+    }
+
+    fn last_delivered(&self) -> Option<u64> {
+        match &self.reader {
+            Some(r) if r.position() > self.reader_start => Some(r.position() - 1),
+            _ => self.last_retired,
+        }
+    }
+
+    fn fill_progress(&self, r: &mut RecoveryReport) {
+        let events = self.events();
+        r.events_delivered = events;
+        r.bytes_delivered = self.bytes;
+        if events > self.events_at_resume {
+            r.first_delivered.get_or_insert(r.start_event_id);
+            r.last_delivered = self.last_delivered();
+        }
+    }
+
+    fn publish_progress(&mut self) {
+        self.telemetry.manager.publish_progress(self.events(), self.bytes);
+        let mut r = std::mem::take(&mut self.report);
+        self.fill_progress(&mut r);
+        self.report = r;
     }
 
     /// The report as it stands now.
     pub fn report(&self) -> RecoveryReport {
         let mut r = self.report.clone();
-        r.events_delivered = self.events;
-        r.bytes_delivered = self.bytes;
-        if self.events > self.events_at_resume {
-            r.first_delivered.get_or_insert(r.start_event_id);
-            r.last_delivered = Some(self.last_id);
-        }
+        self.fill_progress(&mut r);
         r
     }
 

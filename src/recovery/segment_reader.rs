@@ -30,7 +30,7 @@ use crate::error::{Corruption, CorruptionKind, Error, Result};
 use crate::segment::block::BlockHeader;
 use crate::segment::bytes::header_at;
 use crate::segment::header::SegmentHeader;
-use crate::segment::{record, BLOCK_ALIGN, HEADER_BYTES};
+use crate::segment::{record, record_size, BLOCK_ALIGN, HEADER_BYTES};
 
 /// Where an unsealed segment's valid data stops because its last write was torn.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -325,17 +325,48 @@ impl SegmentReader {
     /// callers that hold several payloads at once (see [`Self::payload`]).
     #[inline]
     pub fn next_position(&mut self) -> Result<Option<(u64, usize, usize)>> {
-        if self.remaining == 0 && !self.enter_next_block()? {
-            return Ok(None);
+        if let Some(p) = self.next_fast() {
+            return Ok(Some(p));
         }
-        let Some((start, end, next)) = record::decode_at(&self.map[..self.block_end], self.pos) else {
-            return Err(self.framing_error());
-        };
-        self.pos = next;
+        self.next_slow()
+    }
+
+    /// The hot path: the next record of the current block, or `None` when the block is
+    /// exhausted *or* the record's framing is inconsistent — [`Self::next_slow`] tells which.
+    /// Every length read from the file is checked against the verified block bounds.
+    #[inline(always)]
+    pub fn next_fast(&mut self) -> Option<(u64, usize, usize)> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let p = self.pos;
+        let len_bytes: [u8; 4] = self.map.get(p..p + 4)?.try_into().ok()?;
+        let len = u32::from_le_bytes(len_bytes) as usize;
+        let start = p + 4;
+        let end = start.checked_add(len)?;
+        if end > self.block_end {
+            return None;
+        }
+        self.pos = p + record_size(len);
         self.remaining -= 1;
         let id = self.next_id;
         self.next_id += 1;
-        Ok(Some((id, start, end)))
+        Some((id, start, end))
+    }
+
+    /// Block switch or framing error: the cold side of [`Self::next_fast`].
+    #[inline(never)]
+    pub fn next_slow(&mut self) -> Result<Option<(u64, usize, usize)>> {
+        if self.remaining != 0 {
+            return Err(self.framing_error());
+        }
+        if !self.enter_next_block()? {
+            return Ok(None);
+        }
+        match self.next_fast() {
+            Some(p) => Ok(Some(p)),
+            None => Err(self.framing_error()),
+        }
     }
 
     /// The payload bytes at a range returned by [`Self::next_position`].
