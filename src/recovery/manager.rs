@@ -142,6 +142,7 @@ impl Manager {
         report.log_first_id = headers.first().map(|h| h.first_event_id);
         report.log_end_id = headers.iter().filter_map(|h| h.end_id()).max();
         telemetry.manager.set_segments(plan.len() as u64, plan.len() as u64);
+        telemetry.manager.set_next_event_sample_every(opts.next_event_sample_every);
         let countdown = opts.next_event_sample_every;
         let mut m = Manager {
             dir,
@@ -224,6 +225,7 @@ impl Manager {
         let seek_start = now_ns();
         let sought = reader.seek(target);
         self.telemetry.manager.on_seek_event(seek_start, sought.is_ok());
+        self.telemetry.segment_reader.on_seek_event(seek_start, sought.is_ok());
         sought?;
         self.cur = k;
         self.reader_start = reader.position();
@@ -247,6 +249,8 @@ impl Manager {
     /// The next event, `Ok(None)` at the end of the log (or where StopAtCorruption stopped), or
     /// the error that ended a strict replay. The payload borrows the segment mapping and is
     /// valid until the next call that moves the replay.
+    // Not `Iterator::next`: each event borrows the reader, which a lending API needs.
+    #[allow(clippy::should_implement_trait)]
     #[inline]
     pub fn next(&mut self) -> Result<Option<Event<'_>>> {
         self.countdown -= 1;
@@ -413,6 +417,7 @@ impl Manager {
         self.state = State::Ended;
         self.stop_pipe();
         self.publish_progress();
+        self.telemetry.manager.on_replay_finished();
         Ok(false)
     }
 
@@ -677,7 +682,7 @@ impl Manager {
         let start = now_ns();
         drop(r);
         self.telemetry.segment_reader.on_close_segment(start, true);
-        self.telemetry.manager.on_sync_close();
+        self.telemetry.manager.on_finished_ring_full_sync_close();
         self.report.sync_closes += 1;
     }
 

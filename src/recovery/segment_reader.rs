@@ -313,6 +313,8 @@ impl SegmentReader {
 
     /// The next event of the valid prefix, or `None` at its end. Zero-copy: the payload borrows
     /// the mapping.
+    // Not `Iterator::next`: each event borrows the reader, which a lending API needs.
+    #[allow(clippy::should_implement_trait)]
     #[inline]
     pub fn next(&mut self) -> Result<Option<Event<'_>>> {
         match self.next_position()? {

@@ -20,15 +20,15 @@
 //! [`Manager`]: crate::recovery::manager::Manager
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use crate::error::{Error, Result};
-use crate::recovery::segment_reader::SegmentReader;
-use crate::recovery::telemetry::{now_ns, Telemetry};
+use crate::error::{CorruptionKind, Error, Result};
+use crate::recovery::segment_reader::{SegmentEnd, SegmentReader};
+use crate::recovery::telemetry::{now_ns, SkipReason, Telemetry, VerifyFailure};
 
 /// A message on the prepared ring.
 #[derive(Debug)]
@@ -69,8 +69,9 @@ impl Shared {
     }
 }
 
-/// Opens and verifies one segment, recording reader telemetry.
-pub fn open_and_verify(path: &PathBuf, telemetry: &Telemetry) -> Result<SegmentReader> {
+/// Opens and verifies one segment, recording reader telemetry (open, verify, index, and the
+/// failure counter of whichever check failed).
+pub fn open_and_verify(path: &Path, telemetry: &Telemetry) -> Result<SegmentReader> {
     let t = &telemetry.segment_reader;
     let start = now_ns();
     let opened = SegmentReader::open(path);
@@ -78,14 +79,44 @@ pub fn open_and_verify(path: &PathBuf, telemetry: &Telemetry) -> Result<SegmentR
     let mut reader = match opened {
         Ok(r) => r,
         Err(e) => {
-            t.on_open_failure(&e);
+            if let Some(c) = e.corruption() {
+                t.on_verify_failure(verify_failure(c.kind));
+            }
             return Err(e);
         }
     };
     let start = now_ns();
     reader.verify();
-    t.on_verify_segment(start, &reader);
+    let ok = !matches!(reader.end(), SegmentEnd::Corrupt(_));
+    t.on_verify_segment(start, ok, reader.valid_len());
+    // The sparse index is built inside the verify pass; its samples carry that pass's time.
+    t.on_build_index(start);
+    match reader.end() {
+        SegmentEnd::Clean => {}
+        SegmentEnd::TornTail(_) => t.on_torn_tail(),
+        SegmentEnd::Corrupt(c) => t.on_verify_failure(verify_failure(c.kind)),
+    }
     Ok(reader)
+}
+
+/// Which reader failure counter a corruption kind increments.
+fn verify_failure(kind: CorruptionKind) -> VerifyFailure {
+    match kind {
+        CorruptionKind::HeaderChecksum => VerifyFailure::HeaderChecksum,
+        CorruptionKind::BlockHeaderChecksum => VerifyFailure::BlockHeaderChecksum,
+        CorruptionKind::PayloadChecksum => VerifyFailure::BlockChecksum,
+        CorruptionKind::ChainMismatch => VerifyFailure::ChainedChecksum,
+        _ => VerifyFailure::Validation,
+    }
+}
+
+/// Why the preloader could not deliver a segment, for the skip counters.
+fn skip_reason(e: &Error) -> SkipReason {
+    match e {
+        Error::Io { .. } => SkipReason::Io,
+        Error::Corrupt(c) if c.offset == 0 && c.block.is_none() => SkipReason::BadHeader,
+        _ => SkipReason::Corrupt,
+    }
 }
 
 /// Handle to the running worker, owned by the manager.
@@ -203,7 +234,7 @@ fn run(
         }
         if !sent_end && prepared.slots() > 0 {
             if let Some(t) = full_since.take() {
-                w.on_ring_full_wait(now_ns().saturating_sub(t));
+                w.on_prepared_ring_full_wait(t);
             }
             let i = shared.claim.load(Ordering::Acquire);
             if i >= cfg.plan.len() {
@@ -222,7 +253,7 @@ fn run(
                     }
                     Err(error) => {
                         w.on_preload_segment(start, false);
-                        w.on_segment_skipped(&error);
+                        w.on_segment_skipped(skip_reason(&error));
                         Prepared::Failed { index: i, error }
                     }
                 };
