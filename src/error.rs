@@ -94,7 +94,13 @@ pub struct Corruption {
 
 impl fmt::Display for Corruption {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} at offset {}", self.path.display(), self.kind.as_str(), self.offset)?;
+        write!(
+            f,
+            "{}: {} at offset {}",
+            self.path.display(),
+            self.kind.as_str(),
+            self.offset
+        )?;
         if let Some(b) = self.block {
             write!(f, " (block {b})")?;
         }
@@ -220,7 +226,11 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
-        Error::Io { op, path: path.into(), source }
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
     }
 
     pub(crate) fn corrupt(
@@ -254,30 +264,47 @@ impl Error {
             Error::DirectoryNotFound(p) => Error::DirectoryNotFound(p.clone()),
             Error::NotADirectory(p) => Error::NotADirectory(p.clone()),
             Error::Corrupt(c) => Error::Corrupt(c.clone()),
-            Error::Continuity { kind, previous, next, first_id, last_id } => Error::Continuity {
+            Error::Continuity {
+                kind,
+                previous,
+                next,
+                first_id,
+                last_id,
+            } => Error::Continuity {
                 kind: *kind,
                 previous: previous.clone(),
                 next: next.clone(),
                 first_id: *first_id,
                 last_id: *last_id,
             },
-            Error::SegmentUnusable { path, reason } => {
-                Error::SegmentUnusable { path: path.clone(), reason: reason.clone() }
-            }
-            Error::EventNotInSegment { requested, first, end, path } => Error::EventNotInSegment {
+            Error::SegmentUnusable { path, reason } => Error::SegmentUnusable {
+                path: path.clone(),
+                reason: reason.clone(),
+            },
+            Error::EventNotInSegment {
+                requested,
+                first,
+                end,
+                path,
+            } => Error::EventNotInSegment {
                 requested: *requested,
                 first: *first,
                 end: *end,
                 path: path.clone(),
             },
-            Error::EventTooOld { requested, oldest } => {
-                Error::EventTooOld { requested: *requested, oldest: *oldest }
-            }
-            Error::EventBeyondEnd { requested, end } => {
-                Error::EventBeyondEnd { requested: *requested, end: *end }
-            }
+            Error::EventTooOld { requested, oldest } => Error::EventTooOld {
+                requested: *requested,
+                oldest: *oldest,
+            },
+            Error::EventBeyondEnd { requested, end } => Error::EventBeyondEnd {
+                requested: *requested,
+                end: *end,
+            },
             Error::EmptyLog => Error::EmptyLog,
-            Error::PayloadTooLarge { len, max } => Error::PayloadTooLarge { len: *len, max: *max },
+            Error::PayloadTooLarge { len, max } => Error::PayloadTooLarge {
+                len: *len,
+                max: *max,
+            },
             Error::IdOverflow => Error::IdOverflow,
             Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
             Error::WriterFailed(m) => Error::WriterFailed(m.clone()),
@@ -312,7 +339,13 @@ impl fmt::Display for Error {
             Error::DirectoryNotFound(p) => write!(f, "log directory not found: {}", p.display()),
             Error::NotADirectory(p) => write!(f, "not a directory: {}", p.display()),
             Error::Corrupt(c) => write!(f, "corruption: {c}"),
-            Error::Continuity { kind, previous, next, first_id, last_id } => write!(
+            Error::Continuity {
+                kind,
+                previous,
+                next,
+                first_id,
+                last_id,
+            } => write!(
                 f,
                 "{} between {} and {}: event ids {first_id}..={last_id}",
                 kind.as_str(),
@@ -326,7 +359,12 @@ impl fmt::Display for Error {
             Error::SegmentUnusable { path, reason } => {
                 write!(f, "segment unusable: {}: {reason}", path.display())
             }
-            Error::EventNotInSegment { requested, first, end, path } => write!(
+            Error::EventNotInSegment {
+                requested,
+                first,
+                end,
+                path,
+            } => write!(
                 f,
                 "event {requested} not in segment {} (holds {first}..{end}, end exclusive)",
                 path.display()
@@ -341,7 +379,10 @@ impl fmt::Display for Error {
             ),
             Error::EmptyLog => write!(f, "the log holds no events"),
             Error::PayloadTooLarge { len, max } => {
-                write!(f, "payload of {len} bytes exceeds the maximum of {max} bytes")
+                write!(
+                    f,
+                    "payload of {len} bytes exceeds the maximum of {max} bytes"
+                )
             }
             Error::IdOverflow => write!(f, "event id overflow"),
             Error::InvalidArgument(m) => write!(f, "invalid argument: {m}"),

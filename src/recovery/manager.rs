@@ -16,11 +16,15 @@ use std::time::Instant;
 
 pub use super::event::Event;
 pub use super::options::{RecoveryMode, RecoveryOptions};
-use super::report::{ContinuityReport, DuplicateReport, LostRange, RecoveryReport, SkippedSegment, TornTailReport};
+use super::report::{
+    ContinuityReport, DuplicateReport, LostRange, RecoveryReport, SkippedSegment, TornTailReport,
+};
 use super::scan::{scan_dir, Scan};
 use super::segment_reader::{SegmentEnd, SegmentReader};
 use super::telemetry::{now_ns, Telemetry};
-use super::worker::segment_preloader::{open_and_verify, PreloadConfig, Prepared, SegmentPreloader};
+use super::worker::segment_preloader::{
+    open_and_verify, PreloadConfig, Prepared, SegmentPreloader,
+};
 use crate::error::{ContinuityKind, Error, Result};
 use crate::segment::header::SegmentHeader;
 
@@ -107,7 +111,11 @@ impl Manager {
     }
 
     /// As [`Self::open`], recording into a caller-provided telemetry root.
-    pub fn open_with_telemetry(dir: impl AsRef<Path>, opts: RecoveryOptions, telemetry: Arc<Telemetry>) -> Result<Self> {
+    pub fn open_with_telemetry(
+        dir: impl AsRef<Path>,
+        opts: RecoveryOptions,
+        telemetry: Arc<Telemetry>,
+    ) -> Result<Self> {
         opts.validate()?;
         let dir = dir.as_ref().to_path_buf();
         let scan = scan_dir(&dir, &telemetry)?;
@@ -141,8 +149,12 @@ impl Manager {
         }
         report.log_first_id = headers.first().map(|h| h.first_event_id);
         report.log_end_id = headers.iter().filter_map(|h| h.end_id()).max();
-        telemetry.manager.set_segments(plan.len() as u64, plan.len() as u64);
-        telemetry.manager.set_next_event_sample_every(opts.next_event_sample_every);
+        telemetry
+            .manager
+            .set_segments(plan.len() as u64, plan.len() as u64);
+        telemetry
+            .manager
+            .set_next_event_sample_every(opts.next_event_sample_every);
         let countdown = opts.next_event_sample_every;
         let mut m = Manager {
             dir,
@@ -176,7 +188,9 @@ impl Manager {
     pub fn resume(&mut self, event_id: u64) -> Result<()> {
         let start = now_ns();
         let r = self.resume_inner(event_id);
-        self.telemetry.manager.on_resume_from_event(start, r.is_ok());
+        self.telemetry
+            .manager
+            .on_resume_from_event(start, r.is_ok());
         if let Err(e) = &r {
             self.state = State::Failed(e.duplicate());
         }
@@ -202,7 +216,10 @@ impl Manager {
         let target = if event_id == 0 { oldest } else { event_id };
         self.report.start_event_id = target;
         if target < oldest {
-            return Err(Error::EventTooOld { requested: target, oldest });
+            return Err(Error::EventTooOld {
+                requested: target,
+                oldest,
+            });
         }
         let k = self.headers.partition_point(|h| h.first_event_id <= target) - 1;
         let mut reader = open_and_verify(&self.plan[k], &self.telemetry)?;
@@ -212,7 +229,10 @@ impl Manager {
                 return Err(Error::Corrupt(Box::new(c.clone())));
             }
             return match self.headers.get(k + 1) {
-                None => Err(Error::EventBeyondEnd { requested: target, end }),
+                None => Err(Error::EventBeyondEnd {
+                    requested: target,
+                    end,
+                }),
                 Some(next) => Err(Error::Continuity {
                     kind: ContinuityKind::Gap,
                     previous: self.plan[k].clone(),
@@ -224,24 +244,38 @@ impl Manager {
         }
         let seek_start = now_ns();
         let sought = reader.seek(target);
-        self.telemetry.manager.on_seek_event(seek_start, sought.is_ok());
-        self.telemetry.segment_reader.on_seek_event(seek_start, sought.is_ok());
+        self.telemetry
+            .manager
+            .on_seek_event(seek_start, sought.is_ok());
+        self.telemetry
+            .segment_reader
+            .on_seek_event(seek_start, sought.is_ok());
         sought?;
         self.cur = k;
         self.reader_start = reader.position();
         self.reader = Some(reader);
         self.report.segments_replayed += 1;
         self.state = State::Running;
-        self.telemetry.manager.set_segments(self.plan.len() as u64, (self.plan.len() - k) as u64);
+        self.telemetry
+            .manager
+            .set_segments(self.plan.len() as u64, (self.plan.len() - k) as u64);
         if k + 1 < self.plan.len() {
-            let cfg = PreloadConfig { plan: Arc::clone(&self.plan), start: k + 1, delay: self.opts.preload_delay };
+            let cfg = PreloadConfig {
+                plan: Arc::clone(&self.plan),
+                start: k + 1,
+                delay: self.opts.preload_delay,
+            };
             let (worker, prepared, finished) = SegmentPreloader::start(
                 cfg,
                 self.opts.preload_depth,
                 self.opts.finished_capacity,
                 Arc::clone(&self.telemetry),
             )?;
-            self.pipe = Some(Pipe { worker, prepared, finished });
+            self.pipe = Some(Pipe {
+                worker,
+                prepared,
+                finished,
+            });
         }
         Ok(())
     }
@@ -278,8 +312,14 @@ impl Manager {
         if let Some(r) = self.reader.as_mut() {
             if let Some((id, s, e)) = r.next_fast() {
                 self.bytes += (e - s) as u64;
-                let r = self.reader.as_ref().expect("reader present: just read from it");
-                return Ok(Some(Event { id, payload: r.payload(s, e) }));
+                let r = self
+                    .reader
+                    .as_ref()
+                    .expect("reader present: just read from it");
+                return Ok(Some(Event {
+                    id,
+                    payload: r.payload(s, e),
+                }));
             }
         }
         self.next_cold()
@@ -293,8 +333,14 @@ impl Manager {
                 match r.next_slow() {
                     Ok(Some((id, s, e))) => {
                         self.bytes += (e - s) as u64;
-                        let r = self.reader.as_ref().expect("reader present: just read from it");
-                        return Ok(Some(Event { id, payload: r.payload(s, e) }));
+                        let r = self
+                            .reader
+                            .as_ref()
+                            .expect("reader present: just read from it");
+                        return Ok(Some(Event {
+                            id,
+                            payload: r.payload(s, e),
+                        }));
                     }
                     Ok(None) => {}
                     Err(e) => return self.fail(e),
@@ -337,8 +383,14 @@ impl Manager {
             self.bytes += (e - s) as u64;
         }
         let this: &'a Manager = self;
-        let r = this.reader.as_ref().expect("reader present: events were just read from it");
-        out.extend(positions.iter().map(|&(id, s, e)| Event { id, payload: r.payload(s, e) }));
+        let r = this
+            .reader
+            .as_ref()
+            .expect("reader present: events were just read from it");
+        out.extend(positions.iter().map(|&(id, s, e)| Event {
+            id,
+            payload: r.payload(s, e),
+        }));
         Ok(positions.len())
     }
 
@@ -375,7 +427,9 @@ impl Manager {
             }
             let msg = self.obtain(j);
             self.cur = j;
-            self.telemetry.manager.set_segments(self.plan.len() as u64, (self.plan.len() - j) as u64);
+            self.telemetry
+                .manager
+                .set_segments(self.plan.len() as u64, (self.plan.len() - j) as u64);
             match msg {
                 Obtained::Ready(mut reader) => {
                     match self.check_continuity(&mut reader)? {
@@ -402,7 +456,10 @@ impl Manager {
                     match self.problem(error)? {
                         Flow::Stop => return self.end_replay(),
                         Flow::Continue => {
-                            self.report.segments_skipped.push(SkippedSegment { path: path.clone(), reason: reason.clone() });
+                            self.report.segments_skipped.push(SkippedSegment {
+                                path: path.clone(),
+                                reason: reason.clone(),
+                            });
                             if let Some(x) = self.expect.as_mut() {
                                 x.cause.get_or_insert(format!("segment skipped: {reason}"));
                             }
@@ -417,6 +474,9 @@ impl Manager {
         self.state = State::Ended;
         self.stop_pipe();
         self.publish_progress();
+        self.telemetry
+            .manager
+            .set_segments(self.plan.len() as u64, 0);
         self.telemetry.manager.on_replay_finished();
         Ok(false)
     }
@@ -455,12 +515,20 @@ impl Manager {
     /// Checks that `reader` continues the previous segment. Returns the flow and whether the
     /// reader should be replayed (false: skipped entirely).
     fn check_continuity(&mut self, reader: &mut SegmentReader) -> Result<(Flow, bool)> {
-        let Some(x) = self.expect.clone() else { return Ok((Flow::Continue, true)) };
+        let Some(x) = self.expect.clone() else {
+            return Ok((Flow::Continue, true));
+        };
         let first = reader.first_event_id();
         let path = reader.path().to_path_buf();
         if first == x.next_id {
             if x.cause.is_none() && reader.header().prev_chain != x.chain {
-                let e = self.continuity(ContinuityKind::ChainBreak, &x, &path, first, reader.end_event_id().max(first + 1) - 1);
+                let e = self.continuity(
+                    ContinuityKind::ChainBreak,
+                    &x,
+                    &path,
+                    first,
+                    reader.end_event_id().max(first + 1) - 1,
+                );
                 return Ok((self.problem(e)?, true));
             }
             return Ok((Flow::Continue, true));
@@ -473,7 +541,13 @@ impl Manager {
                 self.report.lost.push(LostRange {
                     first_id: lo,
                     last_id: Some(hi),
-                    reason: x.cause.clone().unwrap_or_else(|| format!("missing segment between {} and {}", x.after.display(), path.display())),
+                    reason: x.cause.clone().unwrap_or_else(|| {
+                        format!(
+                            "missing segment between {} and {}",
+                            x.after.display(),
+                            path.display()
+                        )
+                    }),
                     path: Some(x.after.clone()),
                 });
             }
@@ -482,7 +556,11 @@ impl Manager {
         // first < next_id: this segment repeats ids already delivered.
         let end = reader.end_event_id();
         let overlap_last = end.min(x.next_id).max(first + 1) - 1;
-        let kind = if self.headers.get(self.cur.wrapping_sub(1)).is_some_and(|h| h.first_event_id == first) {
+        let kind = if self
+            .headers
+            .get(self.cur.wrapping_sub(1))
+            .is_some_and(|h| h.first_event_id == first)
+        {
             ContinuityKind::ConflictingDuplicate
         } else {
             ContinuityKind::Overlap
@@ -512,7 +590,14 @@ impl Manager {
         Ok((Flow::Continue, true))
     }
 
-    fn continuity(&mut self, kind: ContinuityKind, x: &Expect, next: &Path, first_id: u64, last_id: u64) -> Error {
+    fn continuity(
+        &mut self,
+        kind: ContinuityKind,
+        x: &Expect,
+        next: &Path,
+        first_id: u64,
+        last_id: u64,
+    ) -> Error {
         self.report.continuity.push(ContinuityReport {
             kind: kind.as_str().into(),
             previous: x.after.clone(),
@@ -520,7 +605,13 @@ impl Manager {
             first_id,
             last_id,
         });
-        Error::Continuity { kind, previous: x.after.clone(), next: next.to_path_buf(), first_id, last_id }
+        Error::Continuity {
+            kind,
+            previous: x.after.clone(),
+            next: next.to_path_buf(),
+            first_id,
+            last_id,
+        }
     }
 
     /// Applies the recovery mode to a problem: Strict fails, StopAtCorruption stops,
@@ -536,7 +627,11 @@ impl Manager {
                 if let Error::Corrupt(c) = &e {
                     self.report.segments_skipped.push(SkippedSegment {
                         path: c.path.clone(),
-                        reason: format!("rest of segment from offset {} skipped: {}", c.offset, c.kind.as_str()),
+                        reason: format!(
+                            "rest of segment from offset {} skipped: {}",
+                            c.offset,
+                            c.kind.as_str()
+                        ),
                     });
                 }
                 Ok(Flow::Continue)
@@ -553,13 +648,24 @@ impl Manager {
             .files
             .iter()
             .filter(|f| !f.status.usable())
-            .filter(|f| matches!((f.name_sequence, last_seq), (Some(n), Some(l)) if n > l) || (f.name_sequence.is_some() && last_seq.is_none()))
+            .filter(|f| {
+                matches!((f.name_sequence, last_seq), (Some(n), Some(l)) if n > l)
+                    || (f.name_sequence.is_some() && last_seq.is_none())
+            })
             .map(|f| (f.path.clone(), f.status.describe()))
             .collect();
-        let next_id = self.expect.as_ref().map(|x| x.next_id).or(self.report.log_end_id);
+        let next_id = self
+            .expect
+            .as_ref()
+            .map(|x| x.next_id)
+            .or(self.report.log_end_id);
         if let Some(x) = self.expect.clone() {
             if let Some(cause) = x.cause {
-                let sealed_last = self.headers.get(self.cur).filter(|h| h.sealed).map(|h| h.last_event_id);
+                let sealed_last = self
+                    .headers
+                    .get(self.cur)
+                    .filter(|h| h.sealed)
+                    .map(|h| h.last_event_id);
                 self.report.lost.push(LostRange {
                     first_id: x.next_id,
                     last_id: sealed_last.filter(|&l| l >= x.next_id),
@@ -569,11 +675,17 @@ impl Manager {
             }
         }
         for (path, why) in trailing {
-            let e = Error::SegmentUnusable { path: path.clone(), reason: why.clone() };
+            let e = Error::SegmentUnusable {
+                path: path.clone(),
+                reason: why.clone(),
+            };
             if let Flow::Stop = self.problem(e)? {
                 return Ok(());
             }
-            self.report.segments_skipped.push(SkippedSegment { path: path.clone(), reason: why.clone() });
+            self.report.segments_skipped.push(SkippedSegment {
+                path: path.clone(),
+                reason: why.clone(),
+            });
             self.report.lost.push(LostRange {
                 first_id: next_id.unwrap_or(1),
                 last_id: None,
@@ -641,7 +753,11 @@ impl Manager {
                     return self.open_here(j);
                 }
                 let c = shared.claim.load(std::sync::atomic::Ordering::Acquire);
-                if self.stash.is_none() && c < self.plan.len() && c <= j + depth && shared.try_claim(c) {
+                if self.stash.is_none()
+                    && c < self.plan.len()
+                    && c <= j + depth
+                    && shared.try_claim(c)
+                {
                     let o = self.open_here(c);
                     self.stash = Some((c, o));
                     continue;
@@ -705,7 +821,11 @@ impl Manager {
 
     /// Events delivered so far (all resumes included).
     pub fn events(&self) -> u64 {
-        self.events_retired + self.reader.as_ref().map_or(0, |r| r.position() - self.reader_start)
+        self.events_retired
+            + self
+                .reader
+                .as_ref()
+                .map_or(0, |r| r.position() - self.reader_start)
     }
 
     fn last_delivered(&self) -> Option<u64> {
@@ -726,7 +846,9 @@ impl Manager {
     }
 
     fn publish_progress(&mut self) {
-        self.telemetry.manager.publish_progress(self.events(), self.bytes);
+        self.telemetry
+            .manager
+            .publish_progress(self.events(), self.bytes);
         let mut r = std::mem::take(&mut self.report);
         self.fill_progress(&mut r);
         self.report = r;

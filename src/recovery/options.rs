@@ -86,7 +86,9 @@ impl RecoveryOptions {
             )));
         }
         if self.next_event_sample_every == 0 {
-            return Err(Error::InvalidArgument("next_event_sample_every must be at least 1".into()));
+            return Err(Error::InvalidArgument(
+                "next_event_sample_every must be at least 1".into(),
+            ));
         }
         Ok(())
     }

@@ -181,7 +181,10 @@ impl RecoveryReport {
             j.num_field("first_id", l.first_id);
             j.opt_num_field("last_id", l.last_id);
             j.str_field("reason", &l.reason);
-            j.opt_str_field("path", l.path.as_ref().map(|p| p.to_string_lossy()).as_deref());
+            j.opt_str_field(
+                "path",
+                l.path.as_ref().map(|p| p.to_string_lossy()).as_deref(),
+            );
         });
         j.array("segments_skipped", &self.segments_skipped, |j, s| {
             j.str_field("path", &s.path.to_string_lossy());

@@ -61,7 +61,9 @@ impl FileStatus {
             FileStatus::NameMismatch { name_sequence } => {
                 format!("name says sequence {name_sequence}, header disagrees")
             }
-            FileStatus::BadHeader { kind, detail } => format!("bad header: {}: {detail}", kind.as_str()),
+            FileStatus::BadHeader { kind, detail } => {
+                format!("bad header: {}: {detail}", kind.as_str())
+            }
             FileStatus::Unreadable { error } => format!("unreadable: {error}"),
         }
     }
@@ -104,7 +106,15 @@ impl Scan {
 fn read_header(path: &Path) -> (u64, FileStatus, Option<SegmentHeader>) {
     let file = match File::open(path) {
         Ok(f) => f,
-        Err(e) => return (0, FileStatus::Unreadable { error: e.to_string() }, None),
+        Err(e) => {
+            return (
+                0,
+                FileStatus::Unreadable {
+                    error: e.to_string(),
+                },
+                None,
+            )
+        }
     };
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut raw = [0u8; HEADER_BYTES];
@@ -116,11 +126,24 @@ fn read_header(path: &Path) -> (u64, FileStatus, Option<SegmentHeader>) {
             };
             return (len, status, None);
         }
-        return (len, FileStatus::Unreadable { error: e.to_string() }, None);
+        return (
+            len,
+            FileStatus::Unreadable {
+                error: e.to_string(),
+            },
+            None,
+        );
     }
     match SegmentHeader::decode(&raw) {
         Ok(h) => (len, FileStatus::Ok, Some(h)),
-        Err(e) => (len, FileStatus::BadHeader { kind: e.kind, detail: e.detail }, None),
+        Err(e) => (
+            len,
+            FileStatus::BadHeader {
+                kind: e.kind,
+                detail: e.detail,
+            },
+            None,
+        ),
     }
 }
 
@@ -157,8 +180,16 @@ pub fn scan_dir(dir: &Path, telemetry: &Telemetry) -> Result<Scan> {
                 status = FileStatus::NameMismatch { name_sequence: n };
             }
         }
-        telemetry.manager.on_read_segment_header(start, status.usable());
-        files.push(ScannedFile { path, name_sequence, len, status, header });
+        telemetry
+            .manager
+            .on_read_segment_header(start, status.usable());
+        files.push(ScannedFile {
+            path,
+            name_sequence,
+            len,
+            status,
+            header,
+        });
     }
     // Usable first, ordered by (first id, sequence) — a stable, total order; then the rest.
     files.sort_by(|a, b| {
@@ -169,5 +200,9 @@ pub fn scan_dir(dir: &Path, telemetry: &Telemetry) -> Result<Scan> {
         key(a).cmp(&key(b))
     });
     let usable = files.iter().take_while(|f| f.status.usable()).count();
-    Ok(Scan { files, usable, ignored })
+    Ok(Scan {
+        files,
+        usable,
+        ignored,
+    })
 }

@@ -93,7 +93,10 @@ impl SegmentReader {
         let file = File::open(&path).map_err(|e| Error::io("open", &path, e))?;
         let meta = file.metadata().map_err(|e| Error::io("fstat", &path, e))?;
         if !meta.is_file() {
-            return Err(Error::InvalidArgument(format!("{} is not a regular file", path.display())));
+            return Err(Error::InvalidArgument(format!(
+                "{} is not a regular file",
+                path.display()
+            )));
         }
         if meta.len() < HEADER_BYTES as u64 {
             return Err(Error::corrupt(
@@ -105,7 +108,10 @@ impl SegmentReader {
             ));
         }
         if usize::try_from(meta.len()).is_err() {
-            return Err(Error::InvalidArgument(format!("{} is too large to map", path.display())));
+            return Err(Error::InvalidArgument(format!(
+                "{} is too large to map",
+                path.display()
+            )));
         }
         // SAFETY: the map is read-only and segment files are immutable once written; outside
         // modification while mapped is the documented mmap caveat (module docs). Every access
@@ -113,7 +119,13 @@ impl SegmentReader {
         let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io("mmap", &path, e))?;
         drop(file); // the mapping keeps the pages; free the descriptor now (low ulimit -n)
         let raw = header_at(&map, 0).ok_or_else(|| {
-            Error::corrupt(&path, 0, None, CorruptionKind::TooShort, "file shrank while opening")
+            Error::corrupt(
+                &path,
+                0,
+                None,
+                CorruptionKind::TooShort,
+                "file shrank while opening",
+            )
         })?;
         let header = SegmentHeader::decode(&raw)
             .map_err(|e| Error::corrupt(&path, 0, None, e.kind, e.detail))?;
@@ -214,25 +226,50 @@ impl SegmentReader {
 
     /// Decides whether a failed block is a torn tail (unsealed, nothing valid after it) or
     /// corruption.
-    fn classify_failure(&self, data: &[u8], off: usize, block_no: u64, fail: BlockFailure) -> SegmentEnd {
+    fn classify_failure(
+        &self,
+        data: &[u8],
+        off: usize,
+        block_no: u64,
+        fail: BlockFailure,
+    ) -> SegmentEnd {
         let corrupt = self.corruption(off as u64, Some(block_no), fail.kind, fail.detail.clone());
         if self.header.sealed {
             return SegmentEnd::Corrupt(corrupt);
         }
         if let Some(later) = find_later_block(data, off, block_no) {
             let mut c = corrupt;
-            c.detail = format!("{}; a valid block follows at offset {later}, so this is not a torn write", c.detail);
+            c.detail = format!(
+                "{}; a valid block follows at offset {later}, so this is not a torn write",
+                c.detail
+            );
             return SegmentEnd::Corrupt(c);
         }
         SegmentEnd::TornTail(TornTail {
             offset: off as u64,
             bytes: (data.len() - off) as u64,
-            reason: if fail.zero_filled { "zero-filled block".into() } else { fail.kind.as_str().into() },
+            reason: if fail.zero_filled {
+                "zero-filled block".into()
+            } else {
+                fail.kind.as_str().into()
+            },
         })
     }
 
-    fn corruption(&self, offset: u64, block: Option<u64>, kind: CorruptionKind, detail: String) -> Corruption {
-        Corruption { path: self.path.clone(), offset, block, kind, detail }
+    fn corruption(
+        &self,
+        offset: u64,
+        block: Option<u64>,
+        kind: CorruptionKind,
+        detail: String,
+    ) -> Corruption {
+        Corruption {
+            path: self.path.clone(),
+            offset,
+            block,
+            kind,
+            detail,
+        }
     }
 
     /// Puts the cursor on the first event of the valid prefix.
@@ -251,7 +288,12 @@ impl SegmentReader {
         let first = self.header.first_event_id;
         let end = self.end_event_id();
         if event_id < first || event_id > end {
-            return Err(Error::EventNotInSegment { requested: event_id, first, end, path: self.path.clone() });
+            return Err(Error::EventNotInSegment {
+                requested: event_id,
+                first,
+                end,
+                path: self.path.clone(),
+            });
         }
         if event_id == end {
             self.next_block = self.index.len();
@@ -318,7 +360,10 @@ impl SegmentReader {
     #[inline]
     pub fn next(&mut self) -> Result<Option<Event<'_>>> {
         match self.next_position()? {
-            Some((id, start, end)) => Ok(Some(Event { id, payload: self.payload(start, end) })),
+            Some((id, start, end)) => Ok(Some(Event {
+                id,
+                payload: self.payload(start, end),
+            })),
             None => Ok(None),
         }
     }
@@ -458,7 +503,11 @@ struct BlockFailure {
 }
 
 fn fail(kind: CorruptionKind, detail: impl Into<String>) -> BlockFailure {
-    BlockFailure { kind, detail: detail.into(), zero_filled: false }
+    BlockFailure {
+        kind,
+        detail: detail.into(),
+        zero_filled: false,
+    }
 }
 
 /// Checks the block at `off`: header, position, ids, chain, payload CRC and padding.
@@ -471,7 +520,10 @@ fn check_block(
 ) -> std::result::Result<(BlockHeader, IndexEntry, usize), BlockFailure> {
     let Some(raw) = header_at(data, off) else {
         let rest = data.get(off..).unwrap_or(&[]);
-        let mut f = fail(CorruptionKind::Truncated, format!("{} bytes left, a block header needs 64", rest.len()));
+        let mut f = fail(
+            CorruptionKind::Truncated,
+            format!("{} bytes left, a block header needs 64", rest.len()),
+        );
         f.zero_filled = rest.iter().all(|&b| b == 0);
         return Err(f);
     };
@@ -482,12 +534,18 @@ fn check_block(
     }
     let bh = BlockHeader::decode(&raw).map_err(|e| fail(e.kind, e.detail))?;
     if u64::from(bh.index) != block_no {
-        return Err(fail(CorruptionKind::BlockIndex, format!("index {} at position {block_no}", bh.index)));
+        return Err(fail(
+            CorruptionKind::BlockIndex,
+            format!("index {} at position {block_no}", bh.index),
+        ));
     }
     if bh.first_event_id != expect_id {
         return Err(fail(
             CorruptionKind::BlockIds,
-            format!("first event id {} where {expect_id} was expected", bh.first_event_id),
+            format!(
+                "first event id {} where {expect_id} was expected",
+                bh.first_event_id
+            ),
         ));
     }
     if !bh.chain_extends(chain) {
@@ -501,7 +559,10 @@ fn check_block(
     let Some(payload) = data.get(start..end) else {
         return Err(fail(
             CorruptionKind::Truncated,
-            format!("payload of {} bytes runs past the end of the file", bh.payload_len),
+            format!(
+                "payload of {} bytes runs past the end of the file",
+                bh.payload_len
+            ),
         ));
     };
     let crc = crc32c::crc32c(payload);
@@ -513,7 +574,10 @@ fn check_block(
     }
     let next = end.next_multiple_of(BLOCK_ALIGN);
     let Some(pad) = data.get(end..next) else {
-        return Err(fail(CorruptionKind::Truncated, "block padding runs past the end of the file"));
+        return Err(fail(
+            CorruptionKind::Truncated,
+            "block padding runs past the end of the file",
+        ));
     };
     if pad.iter().any(|&b| b != 0) {
         return Err(fail(CorruptionKind::Padding, "block padding is not zero"));

@@ -65,7 +65,9 @@ pub struct Shared {
 impl Shared {
     /// Claims plan index `i` if nobody has: true when the caller now owns opening it.
     pub fn try_claim(&self, i: usize) -> bool {
-        self.claim.compare_exchange(i, i + 1, Ordering::AcqRel, Ordering::Acquire).is_ok()
+        self.claim
+            .compare_exchange(i, i + 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 }
 
@@ -145,7 +147,11 @@ impl SegmentPreloader {
         depth: usize,
         finished_capacity: usize,
         telemetry: Arc<Telemetry>,
-    ) -> Result<(Self, rtrb::Consumer<Prepared>, rtrb::Producer<SegmentReader>)> {
+    ) -> Result<(
+        Self,
+        rtrb::Consumer<Prepared>,
+        rtrb::Producer<SegmentReader>,
+    )> {
         let (prep_tx, prep_rx) = rtrb::RingBuffer::<Prepared>::new(depth.max(1));
         let (fin_tx, fin_rx) = rtrb::RingBuffer::<SegmentReader>::new(finished_capacity.max(1));
         let shared = Arc::new(Shared {
@@ -157,7 +163,9 @@ impl SegmentPreloader {
         let thread = thread::Builder::new()
             .name("wal-preloader".into())
             .spawn(move || {
-                let r = catch_unwind(AssertUnwindSafe(|| run(&cfg, &s, prep_tx, fin_rx, &telemetry)));
+                let r = catch_unwind(AssertUnwindSafe(|| {
+                    run(&cfg, &s, prep_tx, fin_rx, &telemetry)
+                }));
                 if let Err(p) = r {
                     let msg = p
                         .downcast_ref::<&str>()
@@ -170,7 +178,14 @@ impl SegmentPreloader {
                 }
             })
             .map_err(|e| Error::io("spawn preloader thread", PathBuf::new(), e))?;
-        Ok((SegmentPreloader { shared, thread: Some(thread) }, prep_rx, fin_tx))
+        Ok((
+            SegmentPreloader {
+                shared,
+                thread: Some(thread),
+            },
+            prep_rx,
+            fin_tx,
+        ))
     }
 
     /// The shared claim/stop state.
