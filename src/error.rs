@@ -46,7 +46,8 @@ pub enum CorruptionKind {
     RecordFraming,
     /// A sealed segment's header totals (ids, counts, chain) disagree with its blocks.
     SealedMismatch,
-    /// A sealed segment ends before the data its header describes.
+    /// The file ends inside a block (or, for a sealed segment, before the blocks its header
+    /// counts).
     Truncated,
     /// Bytes follow the last block of a sealed segment.
     TrailingData,
@@ -71,7 +72,7 @@ impl CorruptionKind {
             Self::Padding => "non-zero padding",
             Self::RecordFraming => "record framing overruns block",
             Self::SealedMismatch => "sealed header disagrees with blocks",
-            Self::Truncated => "sealed segment truncated",
+            Self::Truncated => "file ends inside a block",
             Self::TrailingData => "trailing bytes after sealed data",
         }
     }

@@ -31,7 +31,9 @@ use crate::error::{Error, Result};
 use crate::recovery::segment_reader::{SegmentEnd, SegmentReader};
 use crate::segment::block::BlockHeader;
 use crate::segment::header::SegmentHeader;
-use crate::segment::{naming, record, record_size, BLOCK_ALIGN, CHAIN_SEED, HEADER_BYTES, MAX_EVENT_BYTES};
+use crate::segment::{
+    naming, record, record_size, BLOCK_ALIGN, CHAIN_SEED, HEADER_BYTES, MAX_EVENT_BYTES,
+};
 
 /// The segment currently being appended to.
 #[derive(Debug)]
@@ -64,7 +66,10 @@ pub struct Writer {
 }
 
 fn unix_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 /// Canonically named segment files in `dir`, sorted by sequence number.
@@ -112,6 +117,7 @@ impl Writer {
     /// Continues an existing log: verifies its newest segment, repairs a torn tail, and sets the
     /// next sequence, id and chain value.
     fn recover_tail(&mut self) -> Result<()> {
+        self.remove_stale_temporaries()?;
         let segments = list_segments(&self.dir)?;
         let Some((seq, path)) = segments.last().cloned() else {
             return Ok(());
@@ -129,7 +135,8 @@ impl Writer {
                 let blocks = reader.index().len();
                 drop(reader);
                 if count == 0 {
-                    fs::remove_file(&path).map_err(|e| Error::io("remove empty segment", &path, e))?;
+                    fs::remove_file(&path)
+                        .map_err(|e| Error::io("remove empty segment", &path, e))?;
                     self.sync_dir()?;
                     self.next_sequence = seq;
                     self.next_id = header.first_event_id;
@@ -141,7 +148,11 @@ impl Writer {
                     .write(true)
                     .open(&path)
                     .map_err(|e| Error::io("open for repair", &path, e))?;
-                file.set_len(valid_len).map_err(|e| Error::io("truncate torn tail", &path, e))?;
+                file.set_len(valid_len)
+                    .map_err(|e| Error::io("truncate torn tail", &path, e))?;
+                // The cut must be durable before a sealed header vouches for it.
+                file.sync_data()
+                    .map_err(|e| Error::io("fdatasync", &path, e))?;
                 let sealed = SegmentHeader {
                     sealed: true,
                     block_count: u32::try_from(blocks).map_err(|_| Error::IdOverflow)?,
@@ -150,8 +161,10 @@ impl Writer {
                     last_chain: chain,
                     ..header
                 };
-                file.write_all_at(&sealed.encode(), 0).map_err(|e| Error::io("seal segment", &path, e))?;
-                file.sync_data().map_err(|e| Error::io("fdatasync", &path, e))?;
+                file.write_all_at(&sealed.encode(), 0)
+                    .map_err(|e| Error::io("seal segment", &path, e))?;
+                file.sync_data()
+                    .map_err(|e| Error::io("fdatasync", &path, e))?;
                 reader = SegmentReader::open_verified(&path)?;
             }
         }
@@ -159,6 +172,32 @@ impl Writer {
         self.next_id = reader.end_event_id();
         self.chain = reader.last_chain();
         self.block_first_id = self.next_id;
+        Ok(())
+    }
+
+    /// Removes `*.wal.tmp` files: a crash inside [`Self::create_segment`] left them before
+    /// their rename, so they never held an event.
+    fn remove_stale_temporaries(&mut self) -> Result<()> {
+        let rd = fs::read_dir(&self.dir).map_err(|e| Error::io("read directory", &self.dir, e))?;
+        let mut removed = false;
+        for entry in rd {
+            let entry = entry.map_err(|e| Error::io("read directory", &self.dir, e))?;
+            let name = entry.file_name();
+            let stale = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".tmp"))
+                .and_then(naming::parse)
+                .is_some();
+            if stale {
+                let path = entry.path();
+                fs::remove_file(&path)
+                    .map_err(|e| Error::io("remove stale temporary", &path, e))?;
+                removed = true;
+            }
+        }
+        if removed {
+            self.sync_dir()?;
+        }
         Ok(())
     }
 
@@ -179,11 +218,15 @@ impl Writer {
     pub fn append(&mut self, payload: &[u8]) -> Result<u64> {
         self.check_ok()?;
         if payload.len() > MAX_EVENT_BYTES {
-            return Err(Error::PayloadTooLarge { len: payload.len(), max: MAX_EVENT_BYTES });
+            return Err(Error::PayloadTooLarge {
+                len: payload.len(),
+                max: MAX_EVENT_BYTES,
+            });
         }
         let id = self.next_id;
-        // Ids stay below u64::MAX so that `last + 1` is always representable.
-        let next = id.checked_add(1).filter(|&n| n < u64::MAX).ok_or(Error::IdOverflow)?;
+        // Ids stay below u64::MAX so that `last + 1` is always representable: the largest id
+        // is u64::MAX - 1, whose successor u64::MAX is the end position (never an id).
+        let next = id.checked_add(1).ok_or(Error::IdOverflow)?;
         let used = self.block.len() - HEADER_BYTES;
         if self.block_events > 0
             && (used + record_size(payload.len()) > self.opts.block_bytes as usize
@@ -227,14 +270,20 @@ impl Writer {
         let payload_len = self.block.len() - HEADER_BYTES;
         let total = (HEADER_BYTES + payload_len).next_multiple_of(BLOCK_ALIGN);
         let roll = match &self.segment {
-            Some(s) => s.blocks > 0 && s.len + total as u64 > self.opts.segment_bytes || s.blocks == u32::MAX,
+            Some(s) => {
+                s.blocks > 0 && s.len + total as u64 > self.opts.segment_bytes
+                    || s.blocks == u32::MAX
+            }
             None => true,
         };
         if roll {
             self.seal_current()?;
             self.create_segment()?;
         }
-        let seg = self.segment.as_mut().ok_or_else(|| Error::WriterFailed("no open segment".into()))?;
+        let seg = self
+            .segment
+            .as_mut()
+            .ok_or_else(|| Error::WriterFailed("no open segment".into()))?;
         let bh = BlockHeader::for_payload(
             seg.blocks,
             self.block_first_id,
@@ -244,7 +293,9 @@ impl Writer {
         );
         self.block[..HEADER_BYTES].copy_from_slice(&bh.encode());
         self.block.resize(total, 0);
-        seg.file.write_all_at(&self.block, seg.len).map_err(|e| Error::io("write block", &seg.path, e))?;
+        seg.file
+            .write_all_at(&self.block, seg.len)
+            .map_err(|e| Error::io("write block", &seg.path, e))?;
         seg.len += total as u64;
         seg.blocks += 1;
         self.chain = bh.chain;
@@ -254,26 +305,51 @@ impl Writer {
         Ok(())
     }
 
+    /// Creates the next segment. The header is written and synced under a temporary name
+    /// (`<name>.tmp`, which recovery ignores) and only then renamed into place, so a crash can
+    /// never leave a canonically named segment without a valid header.
     fn create_segment(&mut self) -> Result<()> {
         let seq = self.next_sequence;
-        let path = self.dir.join(naming::file_name(seq));
+        let name = naming::file_name(seq);
+        let path = self.dir.join(&name);
+        let tmp = self.dir.join(format!("{name}.tmp"));
         let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| Error::io("create segment", &path, e))?;
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(|e| Error::io("create segment", &tmp, e))?;
         let header = SegmentHeader::new_open(seq, self.block_first_id, self.chain, unix_ns());
-        file.write_all_at(&header.encode(), 0).map_err(|e| Error::io("write header", &path, e))?;
+        file.write_all_at(&header.encode(), 0)
+            .map_err(|e| Error::io("write header", &tmp, e))?;
+        file.sync_data()
+            .map_err(|e| Error::io("fdatasync", &tmp, e))?;
+        if path.exists() {
+            return Err(Error::io(
+                "create segment",
+                &path,
+                std::io::Error::from_raw_os_error(libc::EEXIST),
+            ));
+        }
+        fs::rename(&tmp, &path).map_err(|e| Error::io("rename segment into place", &path, e))?;
         self.next_sequence = seq.checked_add(1).ok_or(Error::IdOverflow)?;
         self.dir_dirty = true;
-        self.segment = Some(OpenSegment { file, path, header, len: HEADER_BYTES as u64, blocks: 0 });
+        self.segment = Some(OpenSegment {
+            file,
+            path,
+            header,
+            len: HEADER_BYTES as u64,
+            blocks: 0,
+        });
         Ok(())
     }
 
     /// Seals the open segment: header rewritten with totals, then fdatasync.
     fn seal_current(&mut self) -> Result<()> {
-        let Some(seg) = self.segment.take() else { return Ok(()) };
+        let Some(seg) = self.segment.take() else {
+            return Ok(());
+        };
         let count = self.block_first_id - seg.header.first_event_id;
         let sealed = SegmentHeader {
             sealed: true,
@@ -284,15 +360,22 @@ impl Writer {
             ..seg.header
         };
         // Blocks first, then the header that vouches for them.
-        seg.file.sync_data().map_err(|e| Error::io("fdatasync", &seg.path, e))?;
-        seg.file.write_all_at(&sealed.encode(), 0).map_err(|e| Error::io("seal segment", &seg.path, e))?;
-        seg.file.sync_data().map_err(|e| Error::io("fdatasync", &seg.path, e))?;
+        seg.file
+            .sync_data()
+            .map_err(|e| Error::io("fdatasync", &seg.path, e))?;
+        seg.file
+            .write_all_at(&sealed.encode(), 0)
+            .map_err(|e| Error::io("seal segment", &seg.path, e))?;
+        seg.file
+            .sync_data()
+            .map_err(|e| Error::io("fdatasync", &seg.path, e))?;
         Ok(())
     }
 
     fn sync_dir(&mut self) -> Result<()> {
         let d = File::open(&self.dir).map_err(|e| Error::io("open directory", &self.dir, e))?;
-        d.sync_all().map_err(|e| Error::io("fsync directory", &self.dir, e))?;
+        d.sync_all()
+            .map_err(|e| Error::io("fsync directory", &self.dir, e))?;
         self.dir_dirty = false;
         Ok(())
     }
@@ -309,7 +392,9 @@ impl Writer {
 
     fn sync_inner(&mut self) -> Result<()> {
         if let Some(seg) = &self.segment {
-            seg.file.sync_data().map_err(|e| Error::io("fdatasync", &seg.path, e))?;
+            seg.file
+                .sync_data()
+                .map_err(|e| Error::io("fdatasync", &seg.path, e))?;
         }
         if self.dir_dirty {
             self.sync_dir()?;
@@ -325,7 +410,13 @@ impl Writer {
 
     fn close_inner(&mut self) -> Result<()> {
         self.flush()?;
-        let r = self.seal_current().and_then(|_| if self.dir_dirty { self.sync_dir() } else { Ok(()) });
+        let r = self.seal_current().and_then(|_| {
+            if self.dir_dirty {
+                self.sync_dir()
+            } else {
+                Ok(())
+            }
+        });
         match r {
             Ok(()) => {
                 self.failed = Some("writer closed".into());
@@ -343,9 +434,4 @@ impl Drop for Writer {
             let _ = self.close_inner();
         }
     }
-}
-
-#[allow(dead_code)]
-fn is_enospc(e: &io::Error) -> bool {
-    e.raw_os_error() == Some(libc::ENOSPC)
 }

@@ -18,7 +18,11 @@ pub struct WriterOptions {
 
 impl Default for WriterOptions {
     fn default() -> Self {
-        WriterOptions { segment_bytes: 64 << 20, block_bytes: 64 << 10, first_event_id: 1 }
+        WriterOptions {
+            segment_bytes: 64 << 20,
+            block_bytes: 64 << 10,
+            first_event_id: 1,
+        }
     }
 }
 
@@ -26,7 +30,9 @@ impl WriterOptions {
     /// Checks the options are usable.
     pub fn validate(&self) -> Result<()> {
         if self.first_event_id == 0 || self.first_event_id == u64::MAX {
-            return Err(Error::InvalidArgument("first_event_id must be in 1..u64::MAX".into()));
+            return Err(Error::InvalidArgument(
+                "first_event_id must be in 1..u64::MAX".into(),
+            ));
         }
         if self.block_bytes < 8 || self.block_bytes as usize > MAX_BLOCK_PAYLOAD {
             return Err(Error::InvalidArgument(format!(

@@ -56,7 +56,13 @@ fn chain_of(prev: u32, b: &[u8; 64]) -> u32 {
 
 impl BlockHeader {
     /// Builds a header for a payload, computing the payload CRC and the chain from `prev_chain`.
-    pub fn for_payload(index: u32, first_event_id: u64, event_count: u32, payload: &[u8], prev_chain: u32) -> Self {
+    pub fn for_payload(
+        index: u32,
+        first_event_id: u64,
+        event_count: u32,
+        payload: &[u8],
+        prev_chain: u32,
+    ) -> Self {
         let mut h = BlockHeader {
             index,
             first_event_id,
@@ -99,7 +105,10 @@ impl BlockHeader {
     pub fn decode(b: &[u8; 64]) -> Result<Self, BlockError> {
         let err = |kind, detail: String| Err(BlockError { kind, detail });
         if b[0..4] != BLOCK_MAGIC {
-            return err(CorruptionKind::BlockMagic, format!("found {:02x?}", &b[0..4]));
+            return err(
+                CorruptionKind::BlockMagic,
+                format!("found {:02x?}", &b[0..4]),
+            );
         }
         let stored = u32_at(b, 32);
         let computed = header_crc(b);
@@ -110,7 +119,10 @@ impl BlockHeader {
             );
         }
         if b[36..64].iter().any(|&x| x != 0) {
-            return err(CorruptionKind::Padding, "reserved block header bytes are not zero".into());
+            return err(
+                CorruptionKind::Padding,
+                "reserved block header bytes are not zero".into(),
+            );
         }
         let h = BlockHeader {
             index: u32_at(b, 4),
@@ -123,17 +135,23 @@ impl BlockHeader {
         let len = h.payload_len as usize;
         if h.event_count == 0
             || len > MAX_BLOCK_PAYLOAD
-            || len % RECORD_ALIGN != 0
+            || len & (RECORD_ALIGN - 1) != 0 // RECORD_ALIGN is a power of two
             // every record takes at least 8 bytes
             || (h.event_count as usize).saturating_mul(RECORD_ALIGN) > len
         {
             return err(
                 CorruptionKind::BlockLength,
-                format!("{} events in {} payload bytes", h.event_count, h.payload_len),
+                format!(
+                    "{} events in {} payload bytes",
+                    h.event_count, h.payload_len
+                ),
             );
         }
         if h.first_event_id == 0 || h.end_id().is_none() {
-            return err(CorruptionKind::BlockIds, format!("first event id {}", h.first_event_id));
+            return err(
+                CorruptionKind::BlockIds,
+                format!("first event id {}", h.first_event_id),
+            );
         }
         Ok(h)
     }

@@ -70,7 +70,12 @@ fn header_crc(b: &[u8; 64]) -> u32 {
 
 impl SegmentHeader {
     /// A fresh, unsealed header.
-    pub fn new_open(sequence: u64, first_event_id: u64, prev_chain: u32, created_unix_ns: u64) -> Self {
+    pub fn new_open(
+        sequence: u64,
+        first_event_id: u64,
+        prev_chain: u32,
+        created_unix_ns: u64,
+    ) -> Self {
         SegmentHeader {
             sealed: false,
             block_count: 0,
@@ -95,7 +100,11 @@ impl SegmentHeader {
         put(&mut b, 0, &SEGMENT_MAGIC);
         b[4] = FORMAT_VERSION;
         b[5] = HEADER_BYTES as u8;
-        put(&mut b, 6, &(if self.sealed { FLAG_SEALED } else { 0 }).to_le_bytes());
+        put(
+            &mut b,
+            6,
+            &(if self.sealed { FLAG_SEALED } else { 0 }).to_le_bytes(),
+        );
         put(&mut b, 12, &self.block_count.to_le_bytes());
         put(&mut b, 16, &self.sequence.to_le_bytes());
         put(&mut b, 24, &self.first_event_id.to_le_bytes());
@@ -114,7 +123,10 @@ impl SegmentHeader {
     pub fn decode(b: &[u8; HEADER_BYTES]) -> Result<Self, HeaderError> {
         let err = |kind, detail: String| Err(HeaderError { kind, detail });
         if b[0..4] != SEGMENT_MAGIC {
-            return err(CorruptionKind::HeaderMagic, format!("found {:02x?}", &b[0..4]));
+            return err(
+                CorruptionKind::HeaderMagic,
+                format!("found {:02x?}", &b[0..4]),
+            );
         }
         let stored = u32_at(b, 8);
         let computed = header_crc(b);
@@ -127,12 +139,18 @@ impl SegmentHeader {
         if b[4] != FORMAT_VERSION || b[5] as usize != HEADER_BYTES {
             return err(
                 CorruptionKind::HeaderVersion,
-                format!("version {} header size {} (expected {FORMAT_VERSION}, 64)", b[4], b[5]),
+                format!(
+                    "version {} header size {} (expected {FORMAT_VERSION}, 64)",
+                    b[4], b[5]
+                ),
             );
         }
         let flags = u16_at(b, 6);
         if flags & !KNOWN_FLAGS != 0 {
-            return err(CorruptionKind::HeaderField, format!("unknown flags {flags:#06x}"));
+            return err(
+                CorruptionKind::HeaderField,
+                format!("unknown flags {flags:#06x}"),
+            );
         }
         let h = SegmentHeader {
             sealed: flags & FLAG_SEALED != 0,
@@ -169,9 +187,15 @@ impl SegmentHeader {
                     format!("{} events in {} blocks", h.event_count, h.block_count),
                 );
             }
-        } else if h.block_count != 0 || h.last_event_id != 0 || h.event_count != 0 || h.last_chain != 0
+        } else if h.block_count != 0
+            || h.last_event_id != 0
+            || h.event_count != 0
+            || h.last_chain != 0
         {
-            return err(CorruptionKind::HeaderField, "unsealed header has sealed-only fields set".into());
+            return err(
+                CorruptionKind::HeaderField,
+                "unsealed header has sealed-only fields set".into(),
+            );
         }
         Ok(h)
     }
