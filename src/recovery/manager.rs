@@ -97,9 +97,12 @@ pub struct Manager {
     /// Position of the current reader when it was installed.
     reader_start: u64,
     bytes: u64,
+    /// Resume target inside damage (non-strict modes): the next segment must continue from here.
+    resume_floor: u64,
     /// Last id delivered from a retired reader.
     last_retired: Option<u64>,
     events_at_resume: u64,
+    first_pending: u64,
     countdown: u32,
     started: Instant,
 }
@@ -174,7 +177,9 @@ impl Manager {
             reader_start: 0,
             bytes: 0,
             last_retired: None,
+            resume_floor: 0,
             events_at_resume: 0,
+            first_pending: 0,
             countdown,
             started: Instant::now(),
         };
@@ -199,7 +204,11 @@ impl Manager {
 
     fn resume_inner(&mut self, event_id: u64) -> Result<()> {
         self.stop_pipe();
-        self.reader = None;
+        if let Some(r) = self.reader.take() {
+            self.account_retired(&r);
+        }
+        self.report.first_delivered = None;
+        self.resume_floor = 0;
         self.expect = None;
         self.report.complete = false;
         self.report.stopped = None;
@@ -209,22 +218,41 @@ impl Manager {
         self.telemetry.manager.on_replay_start();
         let Some(oldest) = self.headers.first().map(|h| h.first_event_id) else {
             // Empty log: nothing to replay from any position.
+            if event_id != 0 {
+                return Err(Error::EmptyLog);
+            }
             self.report.start_event_id = event_id;
             self.finish_plan()?;
             return Ok(());
         };
         let target = if event_id == 0 { oldest } else { event_id };
         self.report.start_event_id = target;
+        if event_id == 0 {
+            if let Flow::Stop = self.leading_damage(oldest)? {
+                self.state = State::Ended;
+                return Ok(());
+            }
+        }
         if target < oldest {
             return Err(Error::EventTooOld {
                 requested: target,
                 oldest,
             });
         }
-        let k = self.headers.partition_point(|h| h.first_event_id <= target) - 1;
+        let k0 = self.headers.partition_point(|h| h.first_event_id <= target) - 1;
+        let k = (0..=k0)
+            .find(|&i| self.headers[i].end_id().map_or(i == k0, |e| target < e))
+            .unwrap_or(k0);
         let mut reader = open_and_verify(&self.plan[k], &self.telemetry)?;
         let end = reader.end_event_id();
-        if target > end {
+        let corrupt = matches!(reader.end(), SegmentEnd::Corrupt(_));
+        let in_damage = target > end && (corrupt || self.headers.get(k + 1).is_some());
+        if in_damage && self.opts.mode != RecoveryMode::Strict {
+            // The requested id lies in damaged or missing data. Outside Strict mode, start at
+            // the end of the valid data and let the segment switch stop or skip as it would
+            // during replay; the loss is accounted from the requested id.
+            self.resume_floor = target;
+        } else if target > end {
             if let SegmentEnd::Corrupt(c) = reader.end() {
                 return Err(Error::Corrupt(Box::new(c.clone())));
             }
@@ -243,7 +271,7 @@ impl Manager {
             };
         }
         let seek_start = now_ns();
-        let sought = reader.seek(target);
+        let sought = reader.seek(target.min(end));
         self.telemetry
             .manager
             .on_seek_event(seek_start, sought.is_ok());
@@ -253,6 +281,7 @@ impl Manager {
         sought?;
         self.cur = k;
         self.reader_start = reader.position();
+        self.first_pending = target;
         self.reader = Some(reader);
         self.report.segments_replayed += 1;
         self.state = State::Running;
@@ -330,7 +359,7 @@ impl Manager {
     fn next_cold(&mut self) -> Result<Option<Event<'_>>> {
         loop {
             if let Some(r) = self.reader.as_mut() {
-                match r.next_slow() {
+                match r.next_position() {
                     Ok(Some((id, s, e))) => {
                         self.bytes += (e - s) as u64;
                         let r = self
@@ -343,6 +372,9 @@ impl Manager {
                         }));
                     }
                     Ok(None) => {}
+                    // A read-time check failed: the segment's valid data ends here, and the
+                    // segment switch applies the recovery mode like any other corruption.
+                    Err(Error::Corrupt(c)) => r.cut_at_cursor(*c),
                     Err(e) => return self.fail(e),
                 }
             }
@@ -363,6 +395,10 @@ impl Manager {
                     match r.next_position() {
                         Ok(Some(p)) => positions.push(p),
                         Ok(None) => break,
+                        Err(Error::Corrupt(c)) => {
+                            r.cut_at_cursor(*c);
+                            break;
+                        }
                         Err(e) => {
                             if positions.is_empty() {
                                 return self.fail::<usize>(e);
@@ -445,6 +481,9 @@ impl Manager {
                     }
                     self.report.segments_replayed += 1;
                     self.reader_start = reader.position();
+                    if self.events() == self.events_at_resume {
+                        self.first_pending = reader.position();
+                    }
                     self.reader = Some(reader);
                     self.publish_progress();
                     self.telemetry.manager.on_handoff(handoff_start);
@@ -504,7 +543,7 @@ impl Manager {
             }
         }
         self.expect = Some(Expect {
-            next_id: r.end_event_id(),
+            next_id: r.end_event_id().max(std::mem::take(&mut self.resume_floor)),
             chain: r.last_chain(),
             after: r.path().to_path_buf(),
             cause,
@@ -586,7 +625,9 @@ impl Manager {
             self.expect = Some(x);
             return Ok((Flow::Continue, false));
         }
-        reader.seek(x.next_id)?;
+        if let Err(e) = reader.seek(x.next_id) {
+            return Ok((self.problem(e)?, false));
+        }
         Ok((Flow::Continue, true))
     }
 
@@ -637,6 +678,46 @@ impl Manager {
                 Ok(Flow::Continue)
             }
         }
+    }
+
+    /// Replay from the oldest event: unusable segment files named *before* the first usable
+    /// segment hold the log's oldest events; losing them must not be silent.
+    fn leading_damage(&mut self, oldest: u64) -> Result<Flow> {
+        let Some(first_seq) = self.headers.iter().map(|h| h.sequence).min() else {
+            return Ok(Flow::Continue);
+        };
+        let leading: Vec<_> = self
+            .scan
+            .files
+            .iter()
+            .filter(|f| !f.status.usable() && f.name_sequence.is_some_and(|n| n < first_seq))
+            .map(|f| (f.path.clone(), f.status.describe()))
+            .collect();
+        for (path, why) in leading {
+            let e = Error::SegmentUnusable {
+                path: path.clone(),
+                reason: why.clone(),
+            };
+            if let Flow::Stop = self.problem(e)? {
+                return Ok(Flow::Stop);
+            }
+            self.report.segments_skipped.push(SkippedSegment {
+                path: path.clone(),
+                reason: why.clone(),
+            });
+            if oldest > 1 {
+                self.report.lost.push(LostRange {
+                    first_id: 1,
+                    last_id: Some(oldest - 1),
+                    reason: format!(
+                        "unusable segment before the oldest usable one ({why}); its ids are unknown, at most 1..={}",
+                        oldest - 1
+                    ),
+                    path: Some(path),
+                });
+            }
+        }
+        Ok(Flow::Continue)
     }
 
     /// End of the plan: account for damage at the very end of the log (a corrupt last segment,
@@ -840,7 +921,7 @@ impl Manager {
         r.events_delivered = events;
         r.bytes_delivered = self.bytes;
         if events > self.events_at_resume {
-            r.first_delivered.get_or_insert(r.start_event_id);
+            r.first_delivered.get_or_insert(self.first_pending);
             r.last_delivered = self.last_delivered();
         }
     }

@@ -38,8 +38,9 @@ pub struct RecoveryOptions {
     pub start_event_id: u64,
     /// Behaviour on damage.
     pub mode: RecoveryMode,
-    /// Segments verified ahead by the preloader (1..=64, default 3). At most `preload_depth + 2`
-    /// segments are mapped at any time.
+    /// Segments verified ahead by the preloader (1..=64, default 3). At most
+    /// `preload_depth + 3` segments are mapped at any time (ready ones, the current one, one the
+    /// manager verified while waiting, one being closed), whatever the log size.
     pub preload_depth: usize,
     /// Capacity of the ring of finished readers awaiting close (default 64). When full, the
     /// manager closes synchronously and counts it.

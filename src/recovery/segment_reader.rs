@@ -78,6 +78,8 @@ pub struct SegmentReader {
     end: SegmentEnd,
     valid_len: u64,
     last_chain: u32,
+    /// Set when a read-time check failed: the valid prefix ends at this id.
+    end_override: Option<u64>,
     // cursor
     pos: usize,
     block_end: usize,
@@ -138,6 +140,7 @@ impl SegmentReader {
             end: SegmentEnd::Clean,
             valid_len: HEADER_BYTES as u64,
             last_chain: header.prev_chain,
+            end_override: None,
             pos: 0,
             block_end: 0,
             remaining: 0,
@@ -422,6 +425,17 @@ impl SegmentReader {
         &self.map[start..end]
     }
 
+    /// Ends the valid prefix at the cursor after a read-time check (record framing) failed:
+    /// nothing at or after the cursor is returned, and [`Self::end`] reports `c`.
+    pub fn cut_at_cursor(&mut self, c: Corruption) {
+        self.end_override = Some(self.next_id);
+        self.end = SegmentEnd::Corrupt(c);
+        self.remaining = 0;
+        self.pos = 0;
+        self.block_end = 0;
+        self.next_block = self.index.len();
+    }
+
     /// Events left before the end of the valid prefix.
     pub fn remaining_events(&self) -> u64 {
         self.end_event_id() - self.next_id
@@ -449,6 +463,9 @@ impl SegmentReader {
 
     /// One past the last valid event id (the first id of the next segment, if contiguous).
     pub fn end_event_id(&self) -> u64 {
+        if let Some(end) = self.end_override {
+            return end;
+        }
         match self.index.last() {
             Some(e) => e.first_event_id + u64::from(e.event_count),
             None => self.header.first_event_id,
