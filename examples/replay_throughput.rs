@@ -4,10 +4,25 @@ use std::time::Instant;
 use wal_recovery::{Manager, RecoveryOptions, Writer, WriterOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let n: u64 = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(20_000_000);
+    let n: u64 = std::env::args()
+        .nth(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(20_000_000);
+    let seg_mib: u64 = std::env::args()
+        .nth(2)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(64);
     let dir = tempfile::tempdir()?;
     let t = Instant::now();
-    let mut w = Writer::open(dir.path(), WriterOptions::default())?;
+    let mut w = Writer::open(
+        dir.path(),
+        WriterOptions {
+            segment_bytes: seg_mib << 20,
+            ..WriterOptions::default()
+        },
+    )?;
     let mut p = [0u8; 64];
     for i in 1..=n {
         p[..8].copy_from_slice(&i.to_le_bytes());
@@ -29,11 +44,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             if count % 4096 == 0 {
                 let now = Instant::now();
                 let d = now - last;
-                if d.as_micros() > 200 { slow.push((count, d.as_micros())); }
+                if d.as_micros() > 200 {
+                    slow.push((count, d.as_micros()));
+                }
                 last = now;
             }
         }
-        println!("open {:.2?}; slow windows (event, us per 4096): {:?}", open_t, slow);
+        println!(
+            "open {:.2?}; slow windows (event, us per 4096): {:?}",
+            open_t, slow
+        );
         let s = t.elapsed().as_secs_f64();
         assert_eq!(count, n);
         assert_eq!(sum, n * (n + 1) / 2);
@@ -60,7 +80,12 @@ fn reader_only(path: &std::path::Path) {
         let m = unsafe { memmap2::Mmap::map(&f).unwrap() };
         let c = crc32c::crc32c(&m);
         let raw = t.elapsed();
-        println!("open+verify {:.2?} vs mmap+crc {:.2?} ({c}) ratio {:.2}", v, raw, raw.as_secs_f64() / v.as_secs_f64());
+        println!(
+            "open+verify {:.2?} vs mmap+crc {:.2?} ({c}) ratio {:.2}",
+            v,
+            raw,
+            raw.as_secs_f64() / v.as_secs_f64()
+        );
         drop(r);
     }
     let mut r = wal_recovery::SegmentReader::open_verified(path).unwrap();
@@ -73,6 +98,9 @@ fn reader_only(path: &std::path::Path) {
             s = s.wrapping_add(ev.payload[0] as u64);
         }
         let e = t.elapsed().as_secs_f64();
-        println!("reader-only: {c} events {:.2} ns/event ({s})", e * 1e9 / c as f64);
+        println!(
+            "reader-only: {c} events {:.2} ns/event ({s})",
+            e * 1e9 / c as f64
+        );
     }
 }
