@@ -388,46 +388,36 @@ impl Manager {
     /// many were added (0 only at the end). All returned payloads stay valid until the next call
     /// that moves the replay.
     pub fn next_batch<'a>(&'a mut self, out: &mut Vec<Event<'a>>, max: usize) -> Result<usize> {
-        let mut positions = Vec::new();
+        self.next_batch_with(max, |e| out.push(e))
+    }
+
+    /// Calls `f` for up to `max` events, all from one segment, in one pass without allocating.
+    /// Returns how many (0 only at the end, or when `max` is 0). The payloads stay valid until
+    /// the next call that moves the replay, so a caller may keep all of them.
+    pub fn next_batch_with<'a>(
+        &'a mut self,
+        max: usize,
+        f: impl FnMut(Event<'a>),
+    ) -> Result<usize> {
+        if max == 0 {
+            return Ok(0);
+        }
+        // Make sure the current reader can deliver at least one event (switching segments and
+        // applying the recovery mode as `next()` does) before borrowing it for the batch.
         loop {
-            if let Some(r) = self.reader.as_mut() {
-                while positions.len() < max {
-                    match r.next_position() {
-                        Ok(Some(p)) => positions.push(p),
-                        Ok(None) => break,
-                        Err(Error::Corrupt(c)) => {
-                            r.cut_at_cursor(*c);
-                            break;
-                        }
-                        Err(e) => {
-                            if positions.is_empty() {
-                                return self.fail::<usize>(e);
-                            }
-                            break;
-                        }
-                    }
-                }
-            }
-            if !positions.is_empty() || max == 0 {
+            if self.reader.as_mut().is_some_and(|r| r.peek_ok()) {
                 break;
             }
             if !self.advance()? {
                 return Ok(0);
             }
         }
-        for &(_, s, e) in &positions {
-            self.bytes += (e - s) as u64;
-        }
-        let this: &'a Manager = self;
-        let r = this
-            .reader
-            .as_ref()
-            .expect("reader present: events were just read from it");
-        out.extend(positions.iter().map(|&(id, s, e)| Event {
-            id,
-            payload: r.payload(s, e),
-        }));
-        Ok(positions.len())
+        let Some(r) = self.reader.as_mut() else {
+            return Ok(0);
+        };
+        let (n, bytes) = r.next_batch_with(max, f);
+        self.bytes += bytes;
+        Ok(n)
     }
 
     fn fail<T>(&mut self, e: Error) -> Result<T> {

@@ -425,6 +425,80 @@ impl SegmentReader {
         &self.map[start..end]
     }
 
+    /// Whether another event can be read: enters the next block if needed and checks the next
+    /// record's framing. A framing failure ends the valid prefix here ([`Self::cut_at_cursor`]).
+    pub fn peek_ok(&mut self) -> bool {
+        if self.remaining == 0 {
+            match self.enter_next_block() {
+                Ok(true) => {}
+                Ok(false) => return false,
+                Err(e) => {
+                    if let Error::Corrupt(c) = e {
+                        self.cut_at_cursor(*c);
+                    }
+                    return false;
+                }
+            }
+        }
+        if record::decode_at(&self.map[..self.block_end], self.pos).is_some() {
+            return true;
+        }
+        let Error::Corrupt(c) = self.framing_error() else {
+            return false;
+        };
+        self.cut_at_cursor(*c);
+        false
+    }
+
+    /// Calls `f` for up to `max` events of the valid prefix, crossing blocks but never the
+    /// segment, in one pass and without allocating. Returns the number of events and their
+    /// payload bytes. A framing failure ends the batch early and ends the valid prefix there
+    /// (reported by [`Self::end`]); the events before it are delivered.
+    pub fn next_batch_with<'a>(
+        &'a mut self,
+        max: usize,
+        mut f: impl FnMut(Event<'a>),
+    ) -> (usize, u64) {
+        // Only `map` is borrowed for 'a; the cursor fields are updated alongside it.
+        let map: &'a [u8] = &self.map;
+        let (mut n, mut bytes) = (0usize, 0u64);
+        while n < max {
+            if self.remaining == 0 {
+                if self.pos != self.block_end {
+                    break; // framing inconsistent: left for peek_ok / next to report
+                }
+                let Some(e) = self.index.get(self.next_block).copied() else {
+                    break;
+                };
+                self.pos = e.payload_offset;
+                self.block_end = e.payload_end;
+                self.remaining = e.event_count;
+                self.next_id = e.first_event_id;
+                self.next_block += 1;
+            }
+            let p = self.pos;
+            let Some(len_bytes) = map.get(p..p + 4) else {
+                break;
+            };
+            let len = u32::from_le_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]])
+                as usize;
+            let start = p + 4;
+            let Some(end) = start.checked_add(len).filter(|&e| e <= self.block_end) else {
+                break;
+            };
+            f(Event {
+                id: self.next_id,
+                payload: &map[start..end],
+            });
+            self.pos = p + record_size(len);
+            self.remaining -= 1;
+            self.next_id += 1;
+            n += 1;
+            bytes += len as u64;
+        }
+        (n, bytes)
+    }
+
     /// Ends the valid prefix at the cursor after a read-time check (record framing) failed:
     /// nothing at or after the cursor is returned, and [`Self::end`] reports `c`.
     pub fn cut_at_cursor(&mut self, c: Corruption) {
