@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Builds the wal_recovery library in release and installs it into PREFIX:
+#
+#   PREFIX/lib/libwal_recovery.so.<ABI major>   the shared library, named by its SONAME
+#   PREFIX/lib/libwal_recovery.so               symlink to it (for -lwal_recovery)
+#   PREFIX/lib/libwal_recovery.a                the static library
+#   PREFIX/include/wal_recovery.h               the C header (from include/)
+#   PREFIX/lib/pkgconfig/wal_recovery.pc        pkg-config file for PREFIX
+#
+# Usage: scripts/install.sh PREFIX
+set -euo pipefail
+
+die() {
+    echo "install.sh: $*" >&2
+    exit 1
+}
+
+if [[ $# -ne 1 || -z "$1" || "$1" == -* ]]; then
+    echo "usage: $0 PREFIX" >&2
+    exit 2
+fi
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+command -v cargo >/dev/null || die "cargo not found in PATH"
+
+echo "install.sh: building wal-recovery (release)" >&2
+cargo build --release -p wal-recovery
+
+# Where cargo put the artifacts (respects CARGO_TARGET_DIR and .cargo/config).
+TARGET_DIR="$(cargo metadata --format-version 1 --no-deps \
+    | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+[[ -n "$TARGET_DIR" ]] || TARGET_DIR="$ROOT/target"
+OUT="$TARGET_DIR/release"
+
+SO="$OUT/libwal_recovery.so"
+STATIC="$OUT/libwal_recovery.a"
+HEADER="$ROOT/include/wal_recovery.h"
+[[ -f "$SO" ]] || die "shared library not built: $SO is missing"
+[[ -f "$STATIC" ]] || die "static library not built: $STATIC is missing"
+[[ -f "$HEADER" ]] || die "C header not found: $HEADER does not exist (it is generated into include/ by the library build; nothing was installed)"
+
+# The SONAME the library was linked with (set by build.rs); libwal_recovery.so.1 if none.
+SONAME=""
+if command -v readelf >/dev/null; then
+    SONAME="$(readelf -d "$SO" | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p' | head -n 1)"
+fi
+if [[ -z "$SONAME" ]]; then
+    SONAME="libwal_recovery.so.1"
+    echo "install.sh: no SONAME found in $SO; installing as $SONAME" >&2
+fi
+case "$SONAME" in
+    libwal_recovery.so.*) ;;
+    *) die "unexpected SONAME '$SONAME' in $SO" ;;
+esac
+
+# Version and description from the library's Cargo.toml [package] section.
+VERSION="$(sed -n '/^\[package\]/,/^\[/{s/^version *= *"\([^"]*\)".*/\1/p}' Cargo.toml | head -n 1)"
+[[ -n "$VERSION" ]] || die "could not read the package version from Cargo.toml"
+DESCRIPTION="$(sed -n '/^\[package\]/,/^\[/{s/^description *= *"\([^"]*\)".*/\1/p}' Cargo.toml | head -n 1)"
+[[ -n "$DESCRIPTION" ]] || DESCRIPTION="Verified, ordered replay of write-ahead-log segments"
+
+mkdir -p "$1"
+PREFIX="$(cd "$1" && pwd)"
+LIBDIR="$PREFIX/lib"
+INCDIR="$PREFIX/include"
+PCDIR="$LIBDIR/pkgconfig"
+mkdir -p "$LIBDIR" "$INCDIR" "$PCDIR"
+
+install -m 0755 "$SO" "$LIBDIR/$SONAME"
+ln -sfn "$SONAME" "$LIBDIR/libwal_recovery.so"
+install -m 0644 "$STATIC" "$LIBDIR/libwal_recovery.a"
+install -m 0644 "$HEADER" "$INCDIR/wal_recovery.h"
+
+cat >"$PCDIR/wal_recovery.pc" <<EOF
+prefix=$PREFIX
+exec_prefix=\${prefix}
+libdir=\${exec_prefix}/lib
+includedir=\${prefix}/include
+
+Name: wal_recovery
+Description: $DESCRIPTION
+Version: $VERSION
+Libs: -L\${libdir} -lwal_recovery
+Libs.private: -lpthread -ldl -lm
+Cflags: -I\${includedir}
+EOF
+chmod 0644 "$PCDIR/wal_recovery.pc"
+
+echo "install.sh: installed wal_recovery $VERSION into $PREFIX:" >&2
+echo "  $LIBDIR/$SONAME" >&2
+echo "  $LIBDIR/libwal_recovery.so -> $SONAME" >&2
+echo "  $LIBDIR/libwal_recovery.a" >&2
+echo "  $INCDIR/wal_recovery.h" >&2
+echo "  $PCDIR/wal_recovery.pc" >&2

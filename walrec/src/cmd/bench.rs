@@ -1,0 +1,743 @@
+//! `walrec bench`: the project's performance scenarios, on a fresh log in a temporary directory.
+//!
+//! 1. end-to-end replay through the [`Manager`] (64-byte payloads, warm page cache): min /
+//!    median M events/s and ns/event over several repetitions;
+//! 2. [`SegmentReader::open`] + [`SegmentReader::verify`] of one segment vs a raw CRC32C pass over
+//!    the same bytes (mapped here with memmap2) → throughput ratio;
+//! 3. sequential [`SegmentReader::next`] over a verified segment: ns/event;
+//! 4. segment handoff latency p50 / p99 (the `next()` calls that cross a segment boundary);
+//! 5. telemetry cost: replay throughput with the default next-event sampling vs sampling
+//!    practically off (`u32::MAX`);
+//! 6. directory scan: `Manager::open` on a log of 10 000 one-event segments;
+//! 7. resume time to random ids;
+//! 8. peak RSS during a replay (`VmHWM` from `/proc/self/status`).
+//!
+//! The default log (20 M events, ≈ 1.4 GiB) keeps the whole run well under two minutes on a
+//! two-core machine. Smaller `--events` use smaller segments so there are still several.
+
+use std::fs;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde_json::{json, Map, Value};
+use wal_recovery::recovery::scan::scan_dir;
+use wal_recovery::recovery::telemetry::Telemetry;
+use wal_recovery::segment::block::BlockHeader;
+use wal_recovery::segment::header::SegmentHeader;
+use wal_recovery::segment::{naming, record, BLOCK_ALIGN, CHAIN_SEED, HEADER_BYTES};
+use wal_recovery::{Manager, RecoveryOptions, SegmentReader, WriterOptions};
+
+use super::gen::{self, GenParams};
+use crate::exit::{Failure, LibContext, Outcome};
+use crate::genpayload::{self, SizeSpec};
+use crate::output::{self, Table};
+use crate::telemetry_out;
+
+/// Arguments of `walrec bench`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print one JSON object with a key per figure.
+    #[arg(long)]
+    pub json: bool,
+    /// Events in the log (K/M suffixes allowed).
+    #[arg(long, default_value = "20M", value_parser = super::count)]
+    pub events: u64,
+    /// Timed repetitions per scenario.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub reps: u32,
+    /// One-event segments in the scan scenario.
+    #[arg(long, default_value_t = 10_000, hide = true)]
+    pub scan_segments: u64,
+}
+
+/// Payload size of every scenario.
+const PAYLOAD: usize = 64;
+/// Largest segment size used (the format's default).
+const SEGMENT_BYTES: u64 = 64 << 20;
+
+/// Min, median and max of a sample.
+#[derive(Clone, Copy, Debug)]
+struct Stats {
+    min: f64,
+    median: f64,
+    max: f64,
+}
+
+fn stats(v: &[f64]) -> Stats {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    if s.is_empty() {
+        return Stats {
+            min: 0.0,
+            median: 0.0,
+            max: 0.0,
+        };
+    }
+    let n = s.len();
+    let median = if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    };
+    Stats {
+        min: s[0],
+        median,
+        max: s[n - 1],
+    }
+}
+
+/// Segment size for a log of `events`: 64 MiB, or smaller so that there are about 8 segments.
+fn segment_bytes_for(events: u64) -> u64 {
+    let log = events.saturating_mul(genpayload_record_size() as u64);
+    if log >= 8 * SEGMENT_BYTES {
+        SEGMENT_BYTES
+    } else {
+        (log / 8)
+            .next_multiple_of(BLOCK_ALIGN as u64)
+            .max(256 << 10)
+    }
+}
+
+fn genpayload_record_size() -> usize {
+    wal_recovery::segment::record_size(PAYLOAD)
+}
+
+/// One replay as an engine does it: `next()` per event, touching each payload.
+struct Drain {
+    events: u64,
+    elapsed: Duration,
+}
+
+fn drain(
+    dir: &Path,
+    opts: RecoveryOptions,
+    telemetry: Option<&Arc<Telemetry>>,
+) -> anyhow::Result<(Drain, Manager)> {
+    let telemetry = telemetry.map_or_else(|| Arc::new(Telemetry::new()), Arc::clone);
+    let mut m = Manager::open_with_telemetry(dir, opts, telemetry).ctx("bench: open log")?;
+    let mut events = 0u64;
+    let mut acc = 0u64;
+    let start = Instant::now();
+    loop {
+        match m.next() {
+            Ok(Some(ev)) => {
+                events += 1;
+                acc = acc.wrapping_add(ev.payload.len() as u64 ^ u64::from(ev.payload[0]));
+            }
+            Ok(None) => break,
+            Err(e) => return Err(Failure::lib("bench: replay", &e).into()),
+        }
+    }
+    let elapsed = start.elapsed();
+    black_box(acc);
+    Ok((Drain { events, elapsed }, m))
+}
+
+/// Replays once, timing every `next()` call that crosses into a new segment.
+fn handoff_pass(dir: &Path, hist: &mut Histogram<u64>) -> anyhow::Result<()> {
+    let mut m = Manager::open(dir, RecoveryOptions::default()).ctx("bench: open log")?;
+    let mut firsts: Vec<u64> = m
+        .scan()
+        .segments()
+        .iter()
+        .filter_map(|f| f.header.map(|h| h.first_event_id))
+        .collect();
+    firsts.sort_unstable();
+    let mut boundaries = firsts.into_iter().skip(1);
+    let mut next_boundary = boundaries.next().unwrap_or(u64::MAX);
+    let mut expect = m.report().start_event_id;
+    let mut acc = 0u64;
+    loop {
+        let crossing = expect == next_boundary;
+        let t = crossing.then(Instant::now);
+        let r = m.next();
+        if let Some(t) = t {
+            let ns = t.elapsed().as_nanos() as u64;
+            let _ = hist.record(ns.max(1));
+            next_boundary = boundaries.next().unwrap_or(u64::MAX);
+        }
+        match r {
+            Ok(Some(ev)) => {
+                acc = acc.wrapping_add(u64::from(ev.payload[0]));
+                expect = ev.id + 1;
+            }
+            Ok(None) => break,
+            Err(e) => return Err(Failure::lib("bench: replay", &e).into()),
+        }
+    }
+    black_box(acc);
+    Ok(())
+}
+
+/// `VmHWM` and `VmRSS` of this process, in KiB.
+fn rss_kib() -> (Option<u64>, Option<u64>) {
+    let Ok(s) = fs::read_to_string("/proc/self/status") else {
+        return (None, None);
+    };
+    let field = |name: &str| {
+        s.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// Resets the peak RSS counter (Linux ≥ 4.0); false when not possible.
+fn reset_peak_rss() -> bool {
+    fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// Writes `n` sealed one-event segments (the format written directly, no fsync per file).
+fn write_tiny_log(dir: &Path, n: u64) -> anyhow::Result<()> {
+    let mut chain = CHAIN_SEED;
+    let spec = SizeSpec::fixed(8);
+    let mut buf = Vec::with_capacity(256);
+    for seq in 1..=n {
+        let id = seq;
+        let mut block = Vec::with_capacity(16);
+        record::encode_into(&mut block, &genpayload::payload(id, spec));
+        let bh = BlockHeader::for_payload(0, id, 1, &block, chain);
+        let h = SegmentHeader {
+            sealed: true,
+            block_count: 1,
+            sequence: seq,
+            first_event_id: id,
+            last_event_id: id,
+            event_count: 1,
+            created_unix_ns: 0,
+            prev_chain: chain,
+            last_chain: bh.chain,
+        };
+        buf.clear();
+        buf.extend_from_slice(&h.encode());
+        buf.extend_from_slice(&bh.encode());
+        buf.extend_from_slice(&block);
+        buf.resize(
+            HEADER_BYTES + (HEADER_BYTES + block.len()).next_multiple_of(BLOCK_ALIGN),
+            0,
+        );
+        let path = dir.join(naming::file_name(seq));
+        fs::write(&path, &buf).map_err(|e| Failure::io("bench: write segment", &path, &e))?;
+        chain = bh.chain;
+    }
+    Ok(())
+}
+
+/// A figure with a goal.
+struct Goal {
+    key: &'static str,
+    name: &'static str,
+    value: f64,
+    unit: &'static str,
+    goal: &'static str,
+    met: bool,
+}
+
+/// Runs `walrec bench`.
+pub fn run(a: Args) -> anyhow::Result<Outcome> {
+    let t_all = Instant::now();
+    let reps = a.reps as usize;
+    if a.events == 0 {
+        return Err(Failure::usage("bench", "--events must be at least 1").into());
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("walrec-bench-")
+        .tempdir()
+        .map_err(|e| {
+            Failure::io(
+                "bench: create temporary directory",
+                &std::env::temp_dir(),
+                &e,
+            )
+        })?;
+    let log_dir = tmp.path().join("log");
+    let tiny_dir = tmp.path().join("tiny");
+    let note = |s: &str| {
+        if !a.json && output::progress_enabled() {
+            eprintln!("bench: {s}");
+        }
+    };
+
+    // The log.
+    note(&format!(
+        "generating {} events",
+        output::thousands(a.events)
+    ));
+    let seg_bytes = segment_bytes_for(a.events);
+    let p = GenParams {
+        events: a.events,
+        spec: SizeSpec::fixed(PAYLOAD),
+        writer: WriterOptions {
+            segment_bytes: seg_bytes,
+            ..WriterOptions::default()
+        },
+        sync_every: 0,
+    };
+    let g = gen::generate(&log_dir, &p, !a.json)?;
+    let mut v = Map::new();
+    v.insert("events".into(), json!(a.events));
+    v.insert("payload_bytes_per_event".into(), json!(PAYLOAD));
+    v.insert("segments".into(), json!(g.segments));
+    v.insert("segment_bytes".into(), json!(seg_bytes));
+    v.insert("log_bytes".into(), json!(g.log_bytes));
+    v.insert("reps".into(), json!(reps));
+    v.insert("gen_seconds".into(), json!(g.elapsed.as_secs_f64()));
+
+    // (8) Peak RSS during one replay (also warms the page cache and the code).
+    note("peak RSS during replay");
+    let (hwm_before, _) = rss_kib();
+    let reset = reset_peak_rss();
+    let (_, rss_start) = rss_kib();
+    let (d, m) = drain(&log_dir, RecoveryOptions::default(), None)?;
+    let (hwm_after, _) = rss_kib();
+    drop(m);
+    if d.events != a.events {
+        return Err(Failure::problem(
+            "bench",
+            Some(log_dir.clone()),
+            format!("replayed {} of {} events", d.events, a.events),
+        )
+        .into());
+    }
+    let mib = |k: Option<u64>| k.map(|k| k as f64 / 1024.0);
+    v.insert(
+        "peak_rss_before_mib".into(),
+        json!(mib(if reset { rss_start } else { hwm_before })),
+    );
+    v.insert("peak_rss_after_mib".into(), json!(mib(hwm_after)));
+    v.insert("peak_rss_reset".into(), json!(reset));
+
+    // (1) + (5) Replay throughput, telemetry sampling on (default) and off, interleaved.
+    note("replay throughput, telemetry on/off");
+    let off = RecoveryOptions {
+        next_event_sample_every: u32::MAX,
+        ..RecoveryOptions::default()
+    };
+    let (mut on_meps, mut off_meps, mut on_ns) = (Vec::new(), Vec::new(), Vec::new());
+    // One telemetry root for every sampled run: its handoff histogram gathers all of them.
+    let on_telemetry = Arc::new(Telemetry::new());
+    for _ in 0..reps {
+        let (d, m) = drain(&log_dir, RecoveryOptions::default(), Some(&on_telemetry))?;
+        on_meps.push(d.events as f64 / d.elapsed.as_secs_f64() / 1e6);
+        on_ns.push(d.elapsed.as_nanos() as f64 / d.events as f64);
+        drop(m);
+        let (d, m) = drain(&log_dir, off.clone(), None)?;
+        off_meps.push(d.events as f64 / d.elapsed.as_secs_f64() / 1e6);
+        drop(m);
+    }
+    let on = stats(&on_meps);
+    let offs = stats(&off_meps);
+    let ns = stats(&on_ns);
+    v.insert("replay_meps_min".into(), json!(on.min));
+    v.insert("replay_meps_median".into(), json!(on.median));
+    v.insert("replay_meps_max".into(), json!(on.max));
+    v.insert("replay_ns_per_event_median".into(), json!(ns.median));
+    v.insert("replay_ns_per_event_max".into(), json!(ns.max));
+    v.insert(
+        "replay_gbps_median".into(),
+        json!(on.median * 1e6 * PAYLOAD as f64 / 1e9),
+    );
+    let tel_ratio = on.median / offs.median;
+    v.insert("telemetry_on_meps_median".into(), json!(on.median));
+    v.insert("telemetry_off_meps_median".into(), json!(offs.median));
+    v.insert("telemetry_ratio".into(), json!(tel_ratio));
+
+    // (4) Handoff latency: the library's histogram (all sampled runs above) when it has
+    // samples, and always also timed here around the next() calls that cross a boundary.
+    note("segment handoff latency");
+    let mut own = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
+        .map_err(|e| anyhow::anyhow!("bench: histogram: {e}"))?;
+    let passes = if g.segments > 1 {
+        (200 / (g.segments - 1)).clamp(1, reps.max(3))
+    } else {
+        1
+    };
+    for _ in 0..passes {
+        handoff_pass(&log_dir, &mut own)?;
+    }
+    let own_pct = (
+        own.value_at_quantile(0.5),
+        own.value_at_quantile(0.99),
+        own.len(),
+    );
+    v.insert("handoff_walrec_p50_ns".into(), json!(own_pct.0));
+    v.insert("handoff_walrec_p99_ns".into(), json!(own_pct.1));
+    v.insert("handoff_walrec_samples".into(), json!(own_pct.2));
+    let (h50, h99, hn, source) = match telemetry_out::handoff(&on_telemetry) {
+        Some((n, p50, p99)) => (p50, p99, n, "telemetry"),
+        None => (own_pct.0, own_pct.1, own_pct.2, "walrec"),
+    };
+    v.insert("handoff_p50_ns".into(), json!(h50));
+    v.insert("handoff_p99_ns".into(), json!(h99));
+    v.insert("handoff_samples".into(), json!(hn));
+    v.insert("handoff_source".into(), json!(source));
+    let next_ev = telemetry_out::next_event(&on_telemetry);
+    v.insert(
+        "next_event_sampled_p50_ns".into(),
+        json!(next_ev.map(|x| x.1)),
+    );
+    v.insert(
+        "next_event_sampled_p99_ns".into(),
+        json!(next_ev.map(|x| x.2)),
+    );
+    v.insert("next_event_samples".into(), json!(next_ev.map(|x| x.0)));
+
+    // (2) verify vs raw CRC32C, and (3) SegmentReader::next, on the first (full-size) segment.
+    note("segment verify vs raw CRC32C, SegmentReader::next");
+    let first_seg: PathBuf = {
+        let m = Manager::open(&log_dir, RecoveryOptions::default()).ctx("bench: open log")?;
+        m.scan()
+            .segments()
+            .first()
+            .map(|f| f.path.clone())
+            .ok_or_else(|| anyhow::anyhow!("bench: the log has no segment"))?
+    };
+    let seg_len = fs::metadata(&first_seg)
+        .map_err(|e| Failure::io("bench: stat", &first_seg, &e))?
+        .len();
+    let (mut t_verify, mut t_crc) = (Vec::new(), Vec::new());
+    for i in 0..=reps {
+        let t = Instant::now();
+        let mut r = SegmentReader::open(&first_seg).ctx("bench: open segment")?;
+        r.verify();
+        let dv = t.elapsed();
+        black_box(r.event_count());
+        drop(r);
+        let t = Instant::now();
+        let f =
+            fs::File::open(&first_seg).map_err(|e| Failure::io("bench: open", &first_seg, &e))?;
+        // SAFETY: read-only map of a file in our own temporary directory that nobody modifies.
+        let map = unsafe { memmap2::Mmap::map(&f) }
+            .map_err(|e| Failure::io("bench: mmap", &first_seg, &e))?;
+        let crc = crc32c::crc32c(&map);
+        let dc = t.elapsed();
+        black_box(crc);
+        drop(map);
+        if i > 0 {
+            // the first round only warms up
+            t_verify.push(dv.as_secs_f64());
+            t_crc.push(dc.as_secs_f64());
+        }
+    }
+    let (sv, sc) = (stats(&t_verify), stats(&t_crc));
+    let ratio = sc.median / sv.median;
+    v.insert("verify_segment_bytes".into(), json!(seg_len));
+    v.insert("verify_ms_median".into(), json!(sv.median * 1e3));
+    v.insert("crc_ms_median".into(), json!(sc.median * 1e3));
+    v.insert(
+        "verify_gbps".into(),
+        json!(seg_len as f64 / sv.median / 1e9),
+    );
+    v.insert("crc_gbps".into(), json!(seg_len as f64 / sc.median / 1e9));
+    v.insert("verify_crc_ratio".into(), json!(ratio));
+
+    let mut reader = SegmentReader::open_verified(&first_seg).ctx("bench: open segment")?;
+    let mut next_ns = Vec::new();
+    for i in 0..=reps {
+        reader.rewind();
+        let mut n = 0u64;
+        let mut acc = 0u64;
+        let t = Instant::now();
+        while let Some(ev) = reader.next().ctx("bench: SegmentReader::next")? {
+            n += 1;
+            acc = acc.wrapping_add(ev.payload.len() as u64 ^ u64::from(ev.payload[0]));
+        }
+        let d = t.elapsed();
+        black_box(acc);
+        if i > 0 && n > 0 {
+            next_ns.push(d.as_nanos() as f64 / n as f64);
+        }
+    }
+    let segment_events = reader.event_count();
+    drop(reader);
+    let sn = stats(&next_ns);
+    v.insert("next_events".into(), json!(segment_events));
+    v.insert("next_ns_per_event_median".into(), json!(sn.median));
+    v.insert("next_ns_per_event_min".into(), json!(sn.min));
+
+    // (7) Resume to random ids.
+    note("resume to random ids");
+    let mut m = Manager::open(&log_dir, RecoveryOptions::default()).ctx("bench: open log")?;
+    let mut resume_ms = Vec::new();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..(4 * reps).max(10) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let id = 1 + x % a.events;
+        let t = Instant::now();
+        m.resume(id).ctx("bench: resume")?;
+        let first = m.next().ctx("bench: next after resume")?.map(|e| e.id);
+        resume_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        if first != Some(id) {
+            return Err(Failure::problem(
+                "bench: resume",
+                Some(log_dir.clone()),
+                format!("resumed at {id}, got {first:?}"),
+            )
+            .into());
+        }
+    }
+    drop(m);
+    let sr = stats(&resume_ms);
+    v.insert("resume_samples".into(), json!(resume_ms.len()));
+    v.insert("resume_ms_median".into(), json!(sr.median));
+    v.insert("resume_ms_max".into(), json!(sr.max));
+
+    // (6) Directory scan of many tiny segments.
+    note(&format!("scan of {} one-event segments", a.scan_segments));
+    fs::create_dir_all(&tiny_dir)
+        .map_err(|e| Failure::io("bench: create directory", &tiny_dir, &e))?;
+    write_tiny_log(&tiny_dir, a.scan_segments)?;
+    let (mut scan_ms, mut scan_only_ms) = (Vec::new(), Vec::new());
+    for i in 0..=reps {
+        let t = Instant::now();
+        let m = Manager::open(&tiny_dir, RecoveryOptions::default()).ctx("bench: open tiny log")?;
+        let d = t.elapsed();
+        if i == 0 && m.scan().usable as u64 != a.scan_segments {
+            return Err(Failure::problem(
+                "bench: scan",
+                Some(tiny_dir.clone()),
+                format!("{} usable segments of {}", m.scan().usable, a.scan_segments),
+            )
+            .into());
+        }
+        drop(m);
+        // The header scan alone (what Manager::open does before opening the first segment).
+        let t = Instant::now();
+        let scan = scan_dir(&tiny_dir, &Telemetry::new()).ctx("bench: scan tiny log")?;
+        let ds = t.elapsed();
+        black_box(scan.usable);
+        if i > 0 {
+            scan_ms.push(d.as_secs_f64() * 1e3);
+            scan_only_ms.push(ds.as_secs_f64() * 1e3);
+        }
+    }
+    let ss = stats(&scan_ms);
+    v.insert("scan_segments".into(), json!(a.scan_segments));
+    v.insert("scan_ms_min".into(), json!(ss.min));
+    v.insert("scan_ms_median".into(), json!(ss.median));
+    let so = stats(&scan_only_ms);
+    v.insert("scan_dir_only_ms_median".into(), json!(so.median));
+    // The tiny log replays clean (checks the hand-written segments and times the worst case of
+    // one handoff per event).
+    let (d, m) = drain(&tiny_dir, RecoveryOptions::default(), None)?;
+    let tiny_clean = m.report().is_clean() && d.events == a.scan_segments;
+    drop(m);
+    v.insert(
+        "scan_log_replay_ms".into(),
+        json!(d.elapsed.as_secs_f64() * 1e3),
+    );
+    v.insert("scan_log_replay_clean".into(), json!(tiny_clean));
+
+    let goals = [
+        Goal {
+            key: "replay_meps_median",
+            name: "replay throughput (median)",
+            value: on.median,
+            unit: "M events/s",
+            goal: ">= 150",
+            met: on.median >= 150.0,
+        },
+        Goal {
+            key: "verify_crc_ratio",
+            name: "verify / raw CRC32C throughput",
+            value: ratio,
+            unit: "",
+            goal: ">= 0.80",
+            met: ratio >= 0.8,
+        },
+        Goal {
+            key: "next_ns_per_event_median",
+            name: "SegmentReader::next",
+            value: sn.median,
+            unit: "ns/event",
+            goal: "<= 5",
+            met: sn.median <= 5.0,
+        },
+        Goal {
+            key: "handoff_p99_ns",
+            name: "segment handoff p99",
+            value: h99 as f64 / 1e3,
+            unit: "µs",
+            goal: "<= 1",
+            met: h99 <= 1000,
+        },
+        Goal {
+            key: "telemetry_ratio",
+            name: "telemetry on / off throughput",
+            value: tel_ratio,
+            unit: "",
+            goal: ">= 0.95",
+            met: tel_ratio >= 0.95,
+        },
+        Goal {
+            key: "scan_ms_median",
+            name: "open a log of 10 000 segments",
+            value: ss.median,
+            unit: "ms",
+            goal: "<= 100",
+            met: ss.median <= 100.0,
+        },
+    ];
+    let goals_json: Map<String, Value> = goals
+        .iter()
+        .map(|g| (g.key.to_string(), json!({ "goal": g.goal, "met": g.met })))
+        .collect();
+    v.insert("goals".into(), Value::Object(goals_json));
+    v.insert("all_goals_met".into(), json!(goals.iter().all(|g| g.met)));
+    let total = t_all.elapsed().as_secs_f64();
+    v.insert("total_seconds".into(), json!(total));
+    tmp.close()
+        .map_err(|e| Failure::io("bench: remove temporary directory", Path::new("."), &e))?;
+
+    let mut out = output::stdout();
+    if a.json {
+        output::put(&mut out, &format!("{}\n", Value::Object(v)))?;
+    } else {
+        output::put(
+            &mut out,
+            &format!(
+                "walrec bench: {} events x {} B, {} segments of {}, {} on disk; {} reps; {:.1} s in all\n\n",
+                output::thousands(a.events),
+                PAYLOAD,
+                g.segments,
+                output::bytes(seg_bytes),
+                output::bytes(g.log_bytes),
+                reps,
+                total
+            ),
+        )?;
+        let mut t = Table::new(&["FIGURE", ">VALUE", "UNIT", "GOAL", "MET"]);
+        for g in &goals {
+            t.row(vec![
+                g.name.into(),
+                format!("{:.2}", g.value),
+                g.unit.into(),
+                g.goal.into(),
+                (if g.met { "yes" } else { "NO" }).into(),
+            ]);
+        }
+        let f = |k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
+        let extra: Vec<(String, String, &str)> = vec![
+            (
+                "replay throughput (min)".into(),
+                format!("{:.2}", on.min),
+                "M events/s",
+            ),
+            (
+                "replay ns/event (median)".into(),
+                format!("{:.2}", ns.median),
+                "ns/event",
+            ),
+            (
+                "replay payload throughput (median)".into(),
+                format!("{:.2}", f("replay_gbps_median")),
+                "GB/s",
+            ),
+            (
+                "segment verify".into(),
+                format!("{:.2}", f("verify_gbps")),
+                "GB/s",
+            ),
+            ("raw CRC32C".into(), format!("{:.2}", f("crc_gbps")), "GB/s"),
+            (
+                "segment handoff p50".into(),
+                format!("{:.2}", h50 as f64 / 1e3),
+                "µs",
+            ),
+            (
+                format!("handoff samples (from {source})"),
+                hn.to_string(),
+                "",
+            ),
+            (
+                format!("handoff p50 / p99 timed by walrec ({} samples)", own_pct.2),
+                format!(
+                    "{:.2} / {:.2}",
+                    own_pct.0 as f64 / 1e3,
+                    own_pct.1 as f64 / 1e3
+                ),
+                "µs",
+            ),
+            (
+                "next() latency p50 / p99 (telemetry, sampled)".into(),
+                next_ev.map_or("-".into(), |x| format!("{} / {}", x.1, x.2)),
+                "ns",
+            ),
+            (
+                "replay with telemetry off (median)".into(),
+                format!("{:.2}", offs.median),
+                "M events/s",
+            ),
+            (
+                "open a log of 10 000 segments (min)".into(),
+                format!("{:.2}", ss.min),
+                "ms",
+            ),
+            (
+                "header scan alone, 10 000 segments (median)".into(),
+                format!("{:.2}", so.median),
+                "ms",
+            ),
+            (
+                "resume to a random id (median)".into(),
+                format!("{:.2}", sr.median),
+                "ms",
+            ),
+            (
+                "resume to a random id (max)".into(),
+                format!("{:.2}", sr.max),
+                "ms",
+            ),
+            (
+                "peak RSS before replay".into(),
+                format!("{:.1}", f("peak_rss_before_mib")),
+                "MiB",
+            ),
+            (
+                "peak RSS after replay".into(),
+                format!("{:.1}", f("peak_rss_after_mib")),
+                "MiB",
+            ),
+            (
+                "gen (Writer)".into(),
+                format!("{:.2}", a.events as f64 / g.elapsed.as_secs_f64() / 1e6),
+                "M events/s",
+            ),
+        ];
+        for (name, value, unit) in extra {
+            t.row(vec![name, value, unit.into(), "-".into(), "".into()]);
+        }
+        output::put(&mut out, &t.render())?;
+        if a.scan_segments != 10_000 {
+            output::put(
+                &mut out,
+                &format!(
+                    "(scan figures measured with {} segments)\n",
+                    a.scan_segments
+                ),
+            )?;
+        }
+    }
+    std::io::Write::flush(&mut out)?;
+    Ok(Outcome::Clean)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_and_segment_sizes() {
+        let s = stats(&[3.0, 1.0, 2.0, 10.0]);
+        assert_eq!((s.min, s.median, s.max), (1.0, 2.5, 10.0));
+        assert_eq!(segment_bytes_for(20_000_000), 64 << 20);
+        let small = segment_bytes_for(200_000);
+        assert!((256 << 10..64 << 20).contains(&small) && small.is_multiple_of(64));
+    }
+}
