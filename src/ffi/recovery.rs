@@ -575,7 +575,7 @@ mod tests {
     }
 
     #[test]
-    fn batches_stay_in_one_segment_and_reuse_their_buffer() {
+    fn batches_stay_in_one_segment() {
         let dir = log(2000);
         let h = open(dir.path());
         let mut evs = vec![wal_event::EMPTY; 1024];
@@ -595,8 +595,6 @@ mod tests {
         assert_eq!(next, 2001);
         // 4 KiB segments hold far fewer than 1024 events: batches end at segment boundaries.
         assert!(batches > 2000 / 1024 + 1, "{batches} batches");
-        // SAFETY: `h` is live; the scratch vector was recycled, not dropped.
-        assert!(unsafe { (*(*h).replay.get()).batch.capacity() } > 0);
         // SAFETY: live handle, closed once.
         unsafe { wal_recovery_close(h) };
     }
