@@ -23,7 +23,7 @@ use super::scan::{scan_dir, Scan};
 use super::segment_reader::{SegmentEnd, SegmentReader};
 use super::telemetry::{now_ns, Telemetry};
 use super::worker::segment_preloader::{
-    open_and_verify, PreloadConfig, Prepared, SegmentPreloader,
+    close_reader, open_lazily, PreloadConfig, Prepared, SegmentPreloader,
 };
 use crate::error::{ContinuityKind, Error, Result};
 use crate::segment::header::SegmentHeader;
@@ -85,8 +85,6 @@ pub struct Manager {
     reader: Option<SegmentReader>,
     cur: usize,
     pipe: Option<Pipe>,
-    /// A later segment the manager verified itself while waiting for the worker (plan index).
-    stash: Option<(usize, Obtained)>,
     expect: Option<Expect>,
     state: State,
     report: RecoveryReport,
@@ -169,7 +167,6 @@ impl Manager {
             reader: None,
             cur: 0,
             pipe: None,
-            stash: None,
             expect: None,
             state: State::Ended,
             report,
@@ -243,7 +240,12 @@ impl Manager {
         let k = (0..=k0)
             .find(|&i| self.headers[i].end_id().map_or(i == k0, |e| target < e))
             .unwrap_or(k0);
-        let mut reader = open_and_verify(&self.plan[k], &self.telemetry)?;
+        // Verified incrementally: only the blocks up to the target before the first event.
+        let mut reader = open_lazily(&self.plan[k], &self.telemetry, false)?;
+        reader.verify_through(target);
+        if target >= reader.end_event_id() {
+            reader.verify_remaining();
+        }
         let end = reader.end_event_id();
         let corrupt = matches!(reader.end(), SegmentEnd::Corrupt(_));
         let in_damage = target > end && (corrupt || self.headers.get(k + 1).is_some());
@@ -437,8 +439,11 @@ impl Manager {
             State::Failed(e) => return Err(e.duplicate()),
         }
         let handoff_start = now_ns();
-        if let Some(r) = self.reader.take() {
+        if let Some(mut r) = self.reader.take() {
             self.account_retired(&r);
+            // Exhausting a reader completes its verification; this is a no-op kept for safety,
+            // because how the segment ended must be final before it is judged.
+            r.verify_remaining();
             if let Flow::Stop = self.finish_reader(&r)? {
                 self.retire(r);
                 return self.end_replay();
@@ -551,6 +556,7 @@ impl Manager {
         let path = reader.path().to_path_buf();
         if first == x.next_id {
             if x.cause.is_none() && reader.header().prev_chain != x.chain {
+                reader.verify_remaining(); // the reported range needs the segment's end
                 let e = self.continuity(
                     ContinuityKind::ChainBreak,
                     &x,
@@ -583,6 +589,7 @@ impl Manager {
             return Ok((flow, true));
         }
         // first < next_id: this segment repeats ids already delivered.
+        reader.verify_remaining(); // its end decides whether any of it is new
         let end = reader.end_event_id();
         let overlap_last = end.min(x.next_id).max(first + 1) - 1;
         let kind = if self
@@ -768,23 +775,13 @@ impl Manager {
         Ok(())
     }
 
-    /// Gets plan entry `j`: from the prepared ring, from the stash, or by opening it here.
-    ///
-    /// While the worker verifies `j`, the manager does not idle: past `fallback_after` it
-    /// claims the next *unclaimed* entry (through the same claim counter, so nothing is opened
-    /// twice) and verifies it itself, keeping it in a one-entry stash. Verification costs more
-    /// per event than replay, so this balances the two cores. If the worker has not claimed `j`
-    /// at all by then, the manager opens `j` itself (the synchronous fallback). A worker that
-    /// died is seen as an abandoned ring; the manager then continues alone.
+    /// Gets plan entry `j`: from the prepared ring or — when nothing arrives within
+    /// `fallback_after`, or the worker has died — by opening it here: the synchronous fallback,
+    /// counted. The fallback only maps the segment (its blocks are verified as the replay
+    /// reaches them), so it is cheap; it moves the claim counter past `j`, and if the worker
+    /// was already preparing `j` its late copy is recognised by its index and closed.
     fn obtain(&mut self, j: usize) -> Obtained {
-        if let Some((i, o)) = self.stash.take() {
-            if i == j {
-                return o;
-            }
-            self.stash = Some((i, o));
-        }
         let fallback_after = self.opts.fallback_after;
-        let depth = self.opts.preload_depth;
         let wait_start = Instant::now();
         let mut spins = 0u32;
         loop {
@@ -792,12 +789,19 @@ impl Manager {
                 return self.open_here(j);
             };
             match pipe.prepared.pop() {
-                Ok(Prepared::Ready { reader, .. }) => {
-                    pipe.worker.wake(); // a slot is free: let it preload the next one
+                Ok(Prepared::Ready { index, reader }) => {
+                    pipe.worker.wake(); // a slot is free: let it prepare the next one
+                    if index < j {
+                        close_reader(&self.telemetry, reader); // a copy the fallback superseded
+                        continue;
+                    }
                     return Obtained::Ready(reader);
                 }
-                Ok(Prepared::Failed { error, .. }) => {
+                Ok(Prepared::Failed { index, error }) => {
                     pipe.worker.wake();
+                    if index < j {
+                        continue;
+                    }
                     return Obtained::Failed(error);
                 }
                 // Every entry was claimed and every earlier message consumed, so entry j can
@@ -807,10 +811,17 @@ impl Manager {
             }
             if pipe.prepared.is_abandoned() || pipe.worker.is_finished() {
                 // Worker gone: take what it left, then carry on alone.
-                match pipe.prepared.pop() {
-                    Ok(Prepared::Ready { reader, .. }) => return Obtained::Ready(reader),
-                    Ok(Prepared::Failed { error, .. }) => return Obtained::Failed(error),
-                    Ok(Prepared::End) | Err(_) => {}
+                loop {
+                    match pipe.prepared.pop() {
+                        Ok(Prepared::Ready { index, reader }) if index >= j => {
+                            return Obtained::Ready(reader)
+                        }
+                        Ok(Prepared::Failed { index, error }) if index >= j => {
+                            return Obtained::Failed(error)
+                        }
+                        Ok(_) => continue,
+                        Err(_) => break,
+                    }
                 }
                 if let Some(p) = pipe.worker.panic_message() {
                     self.report.worker_panic = Some(p);
@@ -819,20 +830,11 @@ impl Manager {
                 return self.open_here(j);
             }
             if wait_start.elapsed() >= fallback_after {
-                let shared = pipe.worker.shared();
-                if shared.try_claim(j) {
-                    return self.open_here(j);
-                }
-                let c = shared.claim.load(std::sync::atomic::Ordering::Acquire);
-                if self.stash.is_none()
-                    && c < self.plan.len()
-                    && c <= j + depth
-                    && shared.try_claim(c)
-                {
-                    let o = self.open_here(c);
-                    self.stash = Some((c, o));
-                    continue;
-                }
+                pipe.worker
+                    .shared()
+                    .claim
+                    .fetch_max(j + 1, std::sync::atomic::Ordering::AcqRel);
+                return self.open_here(j);
             }
             spins += 1;
             if spins < SPINS {
@@ -846,7 +848,7 @@ impl Manager {
     fn open_here(&mut self, j: usize) -> Obtained {
         self.telemetry.manager.on_fallback_open();
         self.report.fallback_opens += 1;
-        match open_and_verify(&self.plan[j], &self.telemetry) {
+        match open_lazily(&self.plan[j], &self.telemetry, false) {
             Ok(reader) => Obtained::Ready(reader),
             Err(error) => Obtained::Failed(error),
         }
@@ -866,15 +868,12 @@ impl Manager {
     }
 
     fn sync_close(&mut self, r: SegmentReader) {
-        let start = now_ns();
-        drop(r);
-        self.telemetry.segment_reader.on_close_segment(start, true);
+        close_reader(&self.telemetry, r);
         self.telemetry.manager.on_finished_ring_full_sync_close();
         self.report.sync_closes += 1;
     }
 
     fn stop_pipe(&mut self) {
-        self.stash = None;
         if let Some(mut p) = self.pipe.take() {
             p.worker.stop();
             // Rings (and any readers in them) drop here, after the worker has been joined.

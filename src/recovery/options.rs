@@ -45,10 +45,9 @@ pub struct RecoveryOptions {
     /// Capacity of the ring of finished readers awaiting close (default 64). When full, the
     /// manager closes synchronously and counts it.
     pub finished_capacity: usize,
-    /// How long `next()` waits on the prepared ring before working itself (default 200 µs): it
-    /// opens the next segment synchronously if the preloader has not claimed it, or otherwise
-    /// verifies a later unclaimed segment while the preloader finishes. Counted in
-    /// `fallback_opens`.
+    /// How long `next()` waits on the prepared ring for the next segment before mapping it
+    /// itself (default 1 ms): the synchronous fallback, counted in `fallback_opens`. Its blocks
+    /// are then verified as the replay reaches them.
     pub fallback_after: Duration,
     /// Record one `next()` in N in the next-event latency histogram (N = 1: every event).
     pub next_event_sample_every: u32,
@@ -64,7 +63,7 @@ impl Default for RecoveryOptions {
             mode: RecoveryMode::Strict,
             preload_depth: 3,
             finished_capacity: 64,
-            fallback_after: Duration::from_micros(200),
+            fallback_after: Duration::from_millis(1),
             next_event_sample_every: super::telemetry::DEFAULT_NEXT_EVENT_SAMPLE_EVERY,
             preload_delay: Duration::ZERO,
         }

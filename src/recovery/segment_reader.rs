@@ -1,10 +1,15 @@
-//! `SegmentReader`: one segment file, memory-mapped, fully verified, indexed and read zero-copy.
+//! `SegmentReader`: one segment file, memory-mapped, verified, indexed and read zero-copy.
 //!
-//! `open` maps the file read-only and decodes its header. `verify` walks every block once —
+//! `open` maps the file read-only and decodes its header. Verification walks every block —
 //! block-header CRC, block index, id contiguity, chain, payload CRC, padding, bounds — and builds
-//! the sparse index (first id and offset of every block) in the same pass. Verification stops at
-//! the first block that fails; what precedes it is the *valid prefix*, always usable, and how the
-//! segment ends is recorded as a [`SegmentEnd`]:
+//! the sparse index (first id and offset of every block) in the same pass. It runs either all at
+//! once ([`SegmentReader::verify`], what the preloader does when it is ahead of the replay) or
+//! incrementally ([`SegmentReader::verify_lazily`]: each block is verified when the cursor first
+//! reaches it, fused with the replay over cache-hot bytes). Either way no event is returned from
+//! a block before that block has verified, and damage is found at the same place.
+//!
+//! Verification stops at the first block that fails; what precedes it is the *valid prefix*,
+//! always usable, and how the segment ends is recorded as a [`SegmentEnd`]:
 //!
 //! * `Clean` — every byte accounted for (a sealed segment also matches its header totals);
 //! * `TornTail` — an unsealed segment (the one being written at a crash) ends in a partial or
@@ -17,7 +22,7 @@
 //!
 //! **mmap caveat.** The mapping is `MAP_SHARED` read-only. If another process truncates the file
 //! while it is mapped, touching the lost pages raises SIGBUS; if it rewrites bytes, reads see the
-//! new bytes unverified. Segments are immutable once written, so this only happens under outside
+//! new bytes. Segments are immutable once written, so this only happens under outside
 //! interference; `docs/ARCHITECTURE.md` explains what the library does about it.
 
 use std::fs::File;
@@ -26,6 +31,7 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 
 use super::event::Event;
+use super::telemetry::now_ns;
 use crate::error::{Corruption, CorruptionKind, Error, Result};
 use crate::segment::block::BlockHeader;
 use crate::segment::bytes::header_at;
@@ -67,17 +73,30 @@ pub struct IndexEntry {
     pub payload_end: usize,
 }
 
-/// A memory-mapped, verified segment with a read cursor.
+/// How far verification has got: where the next unverified block starts and what it must
+/// continue.
+#[derive(Clone, Copy, Debug)]
+struct Progress {
+    off: usize,
+    chain: u32,
+    expect_id: u64,
+    block_no: u64,
+    ns: u64,
+}
+
+/// A memory-mapped segment with a read cursor. See the module docs.
 #[derive(Debug)]
 pub struct SegmentReader {
     path: PathBuf,
     map: Mmap,
     header: SegmentHeader,
+    /// Verification is complete: `end` is final.
     verified: bool,
+    /// Verified incrementally, and that verification is not yet reported to telemetry.
+    lazy: bool,
     index: Vec<IndexEntry>,
     end: SegmentEnd,
-    valid_len: u64,
-    last_chain: u32,
+    progress: Progress,
     /// Set when a read-time check failed: the valid prefix ends at this id.
     end_override: Option<u64>,
     // cursor
@@ -136,10 +155,16 @@ impl SegmentReader {
             map,
             header,
             verified: false,
+            lazy: false,
             index: Vec::new(),
             end: SegmentEnd::Clean,
-            valid_len: HEADER_BYTES as u64,
-            last_chain: header.prev_chain,
+            progress: Progress {
+                off: HEADER_BYTES,
+                chain: header.prev_chain,
+                expect_id: header.first_event_id,
+                block_no: 0,
+                ns: 0,
+            },
             end_override: None,
             pos: 0,
             block_end: 0,
@@ -156,107 +181,67 @@ impl SegmentReader {
         Ok(r)
     }
 
-    /// Verifies every block once, builds the sparse index, records how the segment ends and
-    /// positions the cursor on the first event. Damage does not make this fail: it shortens the
-    /// valid prefix and is reported by [`Self::end`].
+    /// Verifies every (remaining) block, builds the sparse index, records how the segment ends
+    /// and positions the cursor on the first event. Damage does not make this fail: it shortens
+    /// the valid prefix and is reported by [`Self::end`].
     pub fn verify(&mut self) {
-        let data: &[u8] = &self.map;
-        let h = self.header;
-        let mut index = Vec::new();
-        let mut off = HEADER_BYTES;
-        let mut chain = h.prev_chain;
-        let mut expect_id = h.first_event_id;
-        let mut block_no: u64 = 0;
-        let end = loop {
-            if h.sealed && block_no == u64::from(h.block_count) {
-                break self.check_sealed_totals(off, expect_id, chain);
-            }
-            if off == data.len() {
-                break if h.sealed {
-                    SegmentEnd::Corrupt(self.corruption(
-                        off as u64,
-                        Some(block_no),
-                        CorruptionKind::Truncated,
-                        format!("file ends after {block_no} of {} blocks", h.block_count),
-                    ))
-                } else {
-                    SegmentEnd::Clean
-                };
-            }
-            match check_block(data, off, block_no, expect_id, chain) {
-                Ok((bh, entry, next_off)) => {
-                    index.push(entry);
-                    chain = bh.chain;
-                    expect_id += u64::from(bh.event_count);
-                    off = next_off;
-                    block_no += 1;
-                }
-                Err(fail) => break self.classify_failure(data, off, block_no, fail),
-            }
-        };
-        self.index = index;
-        self.end = end;
-        self.valid_len = off as u64;
-        self.last_chain = chain;
-        self.verified = true;
+        self.lazy = false;
+        self.verify_remaining();
         self.rewind();
     }
 
-    fn check_sealed_totals(&self, off: usize, end_id: u64, chain: u32) -> SegmentEnd {
-        let h = &self.header;
-        let count = end_id - h.first_event_id;
-        if count != h.event_count || chain != h.last_chain {
-            return SegmentEnd::Corrupt(self.corruption(
-                0,
-                None,
-                CorruptionKind::SealedMismatch,
-                format!(
-                    "header says {} events, chain {:#010x}; blocks hold {count} events, chain {chain:#010x}",
-                    h.event_count, h.last_chain
-                ),
-            ));
-        }
-        if off != self.map.len() {
-            return SegmentEnd::Corrupt(self.corruption(
-                off as u64,
-                None,
-                CorruptionKind::TrailingData,
-                format!("{} bytes after the last block", self.map.len() - off),
-            ));
-        }
-        SegmentEnd::Clean
+    /// Switches to incremental verification: each block is verified when the cursor first
+    /// reaches it, fused with the replay over cache-hot bytes. Nothing is returned from a block
+    /// before it has verified, and damage is reported exactly where [`Self::verify`] finds it.
+    pub fn verify_lazily(&mut self) {
+        self.lazy = !self.verified;
     }
 
-    /// Decides whether a failed block is a torn tail (unsealed, nothing valid after it) or
-    /// corruption.
-    fn classify_failure(
-        &self,
-        data: &[u8],
-        off: usize,
-        block_no: u64,
-        fail: BlockFailure,
-    ) -> SegmentEnd {
-        let corrupt = self.corruption(off as u64, Some(block_no), fail.kind, fail.detail.clone());
-        if self.header.sealed {
-            return SegmentEnd::Corrupt(corrupt);
+    /// Completes verification without moving the cursor.
+    pub fn verify_remaining(&mut self) {
+        while self.step() {}
+    }
+
+    /// Verifies blocks until `event_id` is inside the verified prefix or verification is
+    /// complete.
+    pub fn verify_through(&mut self, event_id: u64) {
+        while !self.verified && self.end_event_id() <= event_id {
+            self.step();
         }
-        if let Some(later) = find_later_block(data, off, block_no) {
-            let mut c = corrupt;
-            c.detail = format!(
-                "{}; a valid block follows at offset {later}, so this is not a torn write",
-                c.detail
-            );
-            return SegmentEnd::Corrupt(c);
+    }
+
+    /// Verifies the next block; false once verification is complete.
+    fn step(&mut self) -> bool {
+        step_parts(
+            &self.map,
+            &self.path,
+            &self.header,
+            &mut self.progress,
+            &mut self.index,
+            &mut self.end,
+            &mut self.verified,
+        )
+    }
+
+    /// True once for a reader verified incrementally to completion: its verification is then
+    /// reported (by whoever retires the reader) and the flag cleared.
+    pub fn take_lazy_record(&mut self) -> bool {
+        self.verified && std::mem::take(&mut self.lazy)
+    }
+
+    /// Nanoseconds spent verifying this segment so far.
+    pub fn verify_ns(&self) -> u64 {
+        self.progress.ns
+    }
+
+    /// Touches one byte of every page of the mapping so that page faults (and, on a cold cache,
+    /// disk reads) happen on the calling thread rather than during replay.
+    pub fn prefault(&self) -> u8 {
+        let mut acc = 0u8;
+        for b in self.map.iter().step_by(4096) {
+            acc ^= *b;
         }
-        SegmentEnd::TornTail(TornTail {
-            offset: off as u64,
-            bytes: (data.len() - off) as u64,
-            reason: if fail.zero_filled {
-                "zero-filled block".into()
-            } else {
-                fail.kind.as_str().into()
-            },
-        })
+        std::hint::black_box(acc)
     }
 
     fn corruption(
@@ -286,8 +271,9 @@ impl SegmentReader {
 
     /// Positions the cursor so that the next event returned is `event_id`. `event_id` may be
     /// one past the last valid event (positioned at the end). Anything else outside the
-    /// segment's valid range is an error naming the range.
+    /// segment's valid range is an error naming the range. Verifies as far as needed.
     pub fn seek(&mut self, event_id: u64) -> Result<()> {
+        self.verify_through(event_id);
         let first = self.header.first_event_id;
         let end = self.end_event_id();
         if event_id < first || event_id > end {
@@ -298,19 +284,17 @@ impl SegmentReader {
                 path: self.path.clone(),
             });
         }
+        self.pos = 0;
+        self.block_end = 0;
+        self.remaining = 0;
         if event_id == end {
             self.next_block = self.index.len();
-            self.remaining = 0;
-            self.pos = 0;
-            self.block_end = 0;
             self.next_id = end;
             return Ok(());
         }
         // First block whose first id is > event_id, minus one: the block holding event_id.
         let b = self.index.partition_point(|e| e.first_event_id <= event_id) - 1;
         self.next_block = b;
-        self.pos = 0;
-        self.block_end = 0;
         self.enter_next_block()?;
         while self.next_id < event_id {
             self.skip_one()?;
@@ -337,13 +321,16 @@ impl SegmentReader {
         )))
     }
 
-    /// Moves the cursor into the next indexed block. Checks the previous block was consumed
-    /// exactly (framing consistent with the count).
+    /// Moves the cursor into the next block, verifying it first if verification is incremental.
+    /// Checks the previous block was consumed exactly (framing consistent with the count).
     #[inline(never)]
     fn enter_next_block(&mut self) -> Result<bool> {
         // The records of the block just finished must fill its payload exactly.
         if self.pos != self.block_end {
             return Err(self.framing_error());
+        }
+        if self.next_block == self.index.len() && !self.step() {
+            return Ok(false);
         }
         let Some(e) = self.index.get(self.next_block).copied() else {
             return Ok(false);
@@ -425,8 +412,9 @@ impl SegmentReader {
         &self.map[start..end]
     }
 
-    /// Whether another event can be read: enters the next block if needed and checks the next
-    /// record's framing. A framing failure ends the valid prefix here ([`Self::cut_at_cursor`]).
+    /// Whether another event can be read: enters (and, if incremental, verifies) the next block
+    /// if needed and checks the next record's framing. A framing failure ends the valid prefix
+    /// here ([`Self::cut_at_cursor`]).
     pub fn peek_ok(&mut self) -> bool {
         if self.remaining == 0 {
             match self.enter_next_block() {
@@ -443,29 +431,41 @@ impl SegmentReader {
         if record::decode_at(&self.map[..self.block_end], self.pos).is_some() {
             return true;
         }
-        let Error::Corrupt(c) = self.framing_error() else {
-            return false;
-        };
-        self.cut_at_cursor(*c);
+        if let Error::Corrupt(c) = self.framing_error() {
+            self.cut_at_cursor(*c);
+        }
         false
     }
 
-    /// Calls `f` for up to `max` events of the valid prefix, crossing blocks but never the
-    /// segment, in one pass and without allocating. Returns the number of events and their
-    /// payload bytes. A framing failure ends the batch early and ends the valid prefix there
-    /// (reported by [`Self::end`]); the events before it are delivered.
+    /// Calls `f` for up to `max` events of the valid prefix, crossing blocks (verifying them
+    /// first if verification is incremental) but never the segment, in one pass and without
+    /// allocating. Returns the number of events and their payload bytes. An inconsistent record
+    /// ends the batch early; [`Self::peek_ok`] then reports it.
     pub fn next_batch_with<'a>(
         &'a mut self,
         max: usize,
         mut f: impl FnMut(Event<'a>),
     ) -> (usize, u64) {
-        // Only `map` is borrowed for 'a; the cursor fields are updated alongside it.
+        // Only `map` is borrowed for 'a; the other fields are updated alongside it.
         let map: &'a [u8] = &self.map;
         let (mut n, mut bytes) = (0usize, 0u64);
         while n < max {
             if self.remaining == 0 {
                 if self.pos != self.block_end {
-                    break; // framing inconsistent: left for peek_ok / next to report
+                    break;
+                }
+                if self.next_block == self.index.len()
+                    && !step_parts(
+                        map,
+                        &self.path,
+                        &self.header,
+                        &mut self.progress,
+                        &mut self.index,
+                        &mut self.end,
+                        &mut self.verified,
+                    )
+                {
+                    break;
                 }
                 let Some(e) = self.index.get(self.next_block).copied() else {
                     break;
@@ -477,11 +477,10 @@ impl SegmentReader {
                 self.next_block += 1;
             }
             let p = self.pos;
-            let Some(len_bytes) = map.get(p..p + 4) else {
+            let Some(&[b0, b1, b2, b3]) = map.get(p..p + 4) else {
                 break;
             };
-            let len = u32::from_le_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]])
-                as usize;
+            let len = u32::from_le_bytes([b0, b1, b2, b3]) as usize;
             let start = p + 4;
             let Some(end) = start.checked_add(len).filter(|&e| e <= self.block_end) else {
                 break;
@@ -504,13 +503,14 @@ impl SegmentReader {
     pub fn cut_at_cursor(&mut self, c: Corruption) {
         self.end_override = Some(self.next_id);
         self.end = SegmentEnd::Corrupt(c);
+        self.verified = true;
         self.remaining = 0;
         self.pos = 0;
         self.block_end = 0;
         self.next_block = self.index.len();
     }
 
-    /// Events left before the end of the valid prefix.
+    /// Events of the verified prefix not yet read.
     pub fn remaining_events(&self) -> u64 {
         self.end_event_id() - self.next_id
     }
@@ -535,7 +535,8 @@ impl SegmentReader {
         self.header.first_event_id
     }
 
-    /// One past the last valid event id (the first id of the next segment, if contiguous).
+    /// One past the last verified event id (once verification is complete: the end of the
+    /// valid prefix, the first id of the next segment if contiguous).
     pub fn end_event_id(&self) -> u64 {
         if let Some(end) = self.end_override {
             return end;
@@ -546,24 +547,24 @@ impl SegmentReader {
         }
     }
 
-    /// Number of events in the valid prefix.
+    /// Number of events in the verified prefix.
     pub fn event_count(&self) -> u64 {
         self.end_event_id() - self.header.first_event_id
     }
 
-    /// How the segment ends (meaningful after [`Self::verify`]).
+    /// How the segment ends (final once [`Self::is_verified`]).
     pub fn end(&self) -> &SegmentEnd {
         &self.end
     }
 
-    /// Whether [`Self::verify`] has run.
+    /// Whether verification is complete.
     pub fn is_verified(&self) -> bool {
         self.verified
     }
 
-    /// Bytes of the valid prefix (header included).
+    /// Bytes of the verified prefix (header included).
     pub fn valid_len(&self) -> u64 {
-        self.valid_len
+        self.progress.off as u64
     }
 
     /// Length of the file as mapped.
@@ -571,9 +572,9 @@ impl SegmentReader {
         self.map.len() as u64
     }
 
-    /// Chain value after the last valid block (the next segment's `prev_chain`).
+    /// Chain value after the last verified block (the next segment's `prev_chain`).
     pub fn last_chain(&self) -> u32 {
-        self.last_chain
+        self.progress.chain
     }
 
     /// The sparse index: one entry per verified block.
@@ -584,6 +585,114 @@ impl SegmentReader {
     /// Unmaps the segment. Dropping does the same; this makes the point explicit.
     pub fn close(self) {
         drop(self);
+    }
+}
+
+/// Verifies the block at `p`, extending `index` and `p` — or, when there is no further valid
+/// block, records how the segment ends and marks verification complete. Returns whether a
+/// block was added. Works on the reader's fields separately so that a batch can verify while
+/// it holds the mapping borrowed.
+fn step_parts(
+    map: &[u8],
+    path: &Path,
+    h: &SegmentHeader,
+    p: &mut Progress,
+    index: &mut Vec<IndexEntry>,
+    end: &mut SegmentEnd,
+    verified: &mut bool,
+) -> bool {
+    if *verified {
+        return false;
+    }
+    let start = now_ns();
+    let corruption = |offset: u64, block: Option<u64>, kind, detail: String| Corruption {
+        path: path.to_path_buf(),
+        offset,
+        block,
+        kind,
+        detail,
+    };
+    let outcome = if h.sealed && p.block_no == u64::from(h.block_count) {
+        let count = p.expect_id - h.first_event_id;
+        Some(if count != h.event_count || p.chain != h.last_chain {
+            SegmentEnd::Corrupt(corruption(
+                0,
+                None,
+                CorruptionKind::SealedMismatch,
+                format!(
+                    "header says {} events, chain {:#010x}; blocks hold {count} events, chain {:#010x}",
+                    h.event_count, h.last_chain, p.chain
+                ),
+            ))
+        } else if p.off != map.len() {
+            SegmentEnd::Corrupt(corruption(
+                p.off as u64,
+                None,
+                CorruptionKind::TrailingData,
+                format!("{} bytes after the last block", map.len() - p.off),
+            ))
+        } else {
+            SegmentEnd::Clean
+        })
+    } else if p.off == map.len() {
+        Some(if h.sealed {
+            SegmentEnd::Corrupt(corruption(
+                p.off as u64,
+                Some(p.block_no),
+                CorruptionKind::Truncated,
+                format!("file ends after {} of {} blocks", p.block_no, h.block_count),
+            ))
+        } else {
+            SegmentEnd::Clean
+        })
+    } else {
+        match check_block(map, p.off, p.block_no, p.expect_id, p.chain) {
+            Ok((bh, entry, next_off)) => {
+                index.push(entry);
+                p.chain = bh.chain;
+                p.expect_id += u64::from(bh.event_count);
+                p.off = next_off;
+                p.block_no += 1;
+                None
+            }
+            Err(fail) => {
+                let c = corruption(
+                    p.off as u64,
+                    Some(p.block_no),
+                    fail.kind,
+                    fail.detail.clone(),
+                );
+                Some(if h.sealed {
+                    SegmentEnd::Corrupt(c)
+                } else if let Some(later) = find_later_block(map, p.off, p.block_no) {
+                    let mut c = c;
+                    c.detail = format!(
+                        "{}; a valid block follows at offset {later}, so this is not a torn write",
+                        c.detail
+                    );
+                    SegmentEnd::Corrupt(c)
+                } else {
+                    SegmentEnd::TornTail(TornTail {
+                        offset: p.off as u64,
+                        bytes: (map.len() - p.off) as u64,
+                        reason: if fail.zero_filled {
+                            "zero-filled block".into()
+                        } else {
+                            fail.kind.as_str().into()
+                        },
+                    })
+                })
+            }
+        }
+    };
+    p.ns += now_ns().saturating_sub(start);
+    match outcome {
+        None => true,
+        Some(e) => {
+            *end = e;
+            *verified = true;
+            false
+        }
     }
 }
 

@@ -71,24 +71,52 @@ impl Shared {
     }
 }
 
-/// Opens and verifies one segment, recording reader telemetry (open, verify, index, and the
-/// failure counter of whichever check failed).
-pub fn open_and_verify(path: &Path, telemetry: &Telemetry) -> Result<SegmentReader> {
+/// The preloader verifies a segment completely only when at least this many verified or opened
+/// segments already wait in the prepared ring. Full verification of a segment takes longer than
+/// replaying it (CRC32C over every byte vs. one pass over the records), so with fewer waiting
+/// the replay would catch up and stall at the handoff; below this threshold the segment is
+/// handed over mapped and prefaulted, and its blocks are verified as the replay reaches them
+/// ([`SegmentReader::verify_lazily`]). Either way every block is verified before it is read.
+pub const FULL_VERIFY_MIN_QUEUED: usize = 2;
+
+/// Opens one segment, recording the open (and a failed header's check) in telemetry.
+fn open_recorded(path: &Path, telemetry: &Telemetry) -> Result<SegmentReader> {
     let t = &telemetry.segment_reader;
     let start = now_ns();
     let opened = SegmentReader::open(path);
     t.on_open_segment(start, opened.is_ok());
-    let mut reader = match opened {
-        Ok(r) => r,
-        Err(e) => {
-            if let Some(c) = e.corruption() {
-                t.on_verify_failure(verify_failure(c.kind));
-            }
-            return Err(e);
+    if let Err(e) = &opened {
+        if let Some(c) = e.corruption() {
+            t.on_verify_failure(verify_failure(c.kind));
         }
-    };
-    let start = now_ns();
+    }
+    opened
+}
+
+/// Opens and fully verifies one segment, recording reader telemetry (open, verify, index, and
+/// the failure counter of whichever check failed).
+pub fn open_and_verify(path: &Path, telemetry: &Telemetry) -> Result<SegmentReader> {
+    let mut reader = open_recorded(path, telemetry)?;
     reader.verify();
+    record_verification(telemetry, &reader);
+    Ok(reader)
+}
+
+/// Opens one segment for incremental verification (see [`FULL_VERIFY_MIN_QUEUED`]);
+/// `prefault` touches every page first so that replay does not take the page faults.
+pub fn open_lazily(path: &Path, telemetry: &Telemetry, prefault: bool) -> Result<SegmentReader> {
+    let mut reader = open_recorded(path, telemetry)?;
+    reader.verify_lazily();
+    if prefault {
+        reader.prefault();
+    }
+    Ok(reader)
+}
+
+/// Records a completed verification: time, bytes, and the failure or torn-tail counter.
+fn record_verification(telemetry: &Telemetry, reader: &SegmentReader) {
+    let t = &telemetry.segment_reader;
+    let start = now_ns().saturating_sub(reader.verify_ns());
     let ok = !matches!(reader.end(), SegmentEnd::Corrupt(_));
     t.on_verify_segment(start, ok, reader.valid_len());
     // The sparse index is built inside the verify pass; its samples carry that pass's time.
@@ -98,7 +126,17 @@ pub fn open_and_verify(path: &Path, telemetry: &Telemetry) -> Result<SegmentRead
         SegmentEnd::TornTail(_) => t.on_torn_tail(),
         SegmentEnd::Corrupt(c) => t.on_verify_failure(verify_failure(c.kind)),
     }
-    Ok(reader)
+}
+
+/// Closes (unmaps) a finished reader, first reporting an incremental verification that
+/// completed during replay. Returns when the mapping is gone.
+pub fn close_reader(telemetry: &Telemetry, mut reader: SegmentReader) {
+    if reader.take_lazy_record() {
+        record_verification(telemetry, &reader);
+    }
+    let start = now_ns();
+    drop(reader);
+    telemetry.segment_reader.on_close_segment(start, true);
 }
 
 /// Which reader failure counter a corruption kind increments.
@@ -242,9 +280,8 @@ fn run(
         // Close finished readers first: frees maps before new ones are made.
         while let Ok(reader) = finished.pop() {
             let start = now_ns();
-            drop(reader);
+            close_reader(telemetry, reader);
             w.on_finish_segment(start, true);
-            telemetry.segment_reader.on_close_segment(start, true);
             worked = true;
         }
         if !sent_end && prepared.slots() > 0 {
@@ -261,7 +298,13 @@ fn run(
                     thread::sleep(cfg.delay);
                 }
                 let start = now_ns();
-                let msg = match open_and_verify(&cfg.plan[i], telemetry) {
+                let queued = prepared.buffer().capacity() - prepared.slots();
+                let opened = if queued >= FULL_VERIFY_MIN_QUEUED {
+                    open_and_verify(&cfg.plan[i], telemetry)
+                } else {
+                    open_lazily(&cfg.plan[i], telemetry, true)
+                };
+                let msg = match opened {
                     Ok(reader) => {
                         w.on_preload_segment(start, true);
                         Prepared::Ready { index: i, reader }
@@ -284,5 +327,11 @@ fn run(
         if !worked {
             thread::park_timeout(Duration::from_millis(1));
         }
+    }
+    // Stopping: close what the manager already handed back (the rest drops with the rings).
+    while let Ok(reader) = finished.pop() {
+        let start = now_ns();
+        close_reader(telemetry, reader);
+        w.on_finish_segment(start, true);
     }
 }
