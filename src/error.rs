@@ -93,22 +93,25 @@ pub struct Corruption {
     pub detail: String,
 }
 
-impl fmt::Display for Corruption {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {} at offset {}",
-            self.path.display(),
-            self.kind.as_str(),
-            self.offset
-        )?;
+impl Corruption {
+    /// What failed and where inside the file, without the file name (for reports that name the
+    /// file separately).
+    pub fn what(&self) -> String {
+        let mut s = format!("{} at offset {}", self.kind.as_str(), self.offset);
         if let Some(b) = self.block {
-            write!(f, " (block {b})")?;
+            s.push_str(&format!(" (block {b})"));
         }
         if !self.detail.is_empty() {
-            write!(f, ": {}", self.detail)?;
+            s.push_str(": ");
+            s.push_str(&self.detail);
         }
-        Ok(())
+        s
+    }
+}
+
+impl fmt::Display for Corruption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.what())
     }
 }
 

@@ -131,7 +131,7 @@ fn corrupt_middle_segment_each_mode() {
             vec![LostRange {
                 first_id: bad.first,
                 last_id: Some(seg.last),
-                reason: c.to_string(),
+                reason: c.what(),
                 path: Some(seg.path.clone())
             }]
         );
@@ -338,7 +338,7 @@ fn all_remaining_segments_corrupt_blocks() {
             assert_eq!(got, want);
             for (l, s) in r.lost.iter().zip(&log.segs[k..]) {
                 assert!(
-                    l.reason.contains(s.path.to_str().unwrap())
+                    l.path.as_deref() == Some(s.path.as_path())
                         && l.reason.contains("block payload checksum mismatch"),
                     "{}",
                     l.reason
@@ -1341,7 +1341,7 @@ fn damage_before_a_valid_block_in_the_unsealed_segment_is_corruption() {
                 vec![LostRange {
                     first_id: bad.first,
                     last_id: None,
-                    reason: c.to_string(),
+                    reason: c.what(),
                     path: Some(last.path.clone())
                 }]
             );

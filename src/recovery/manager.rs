@@ -530,7 +530,8 @@ impl Manager {
             }
             SegmentEnd::Corrupt(c) => {
                 let c = c.clone();
-                let desc = c.to_string();
+                // The lost range names the file separately; the reason says what and where.
+                let desc = c.what();
                 if let Flow::Stop = self.problem(Error::Corrupt(Box::new(c)))? {
                     return Ok(Flow::Stop);
                 }
@@ -929,6 +930,11 @@ impl Manager {
         let mut r = self.report.clone();
         self.fill_progress(&mut r);
         r
+    }
+
+    /// The segment the last delivered event came from (or the next one will come from).
+    pub fn current_segment(&self) -> Option<&Path> {
+        self.reader.as_ref().map(|r| r.path())
     }
 
     /// Shared telemetry root (snapshots may be taken from any thread during replay).
