@@ -166,8 +166,16 @@ pub fn scan_dir(dir: &Path, telemetry: &Telemetry) -> Result<Scan> {
         let entry = entry.map_err(|e| Error::io("read directory", dir, e))?;
         let path = entry.path();
         let is_wal = path.extension().is_some_and(|x| x == naming::EXTENSION);
-        // Follow symlinks: a symlinked segment is read like the file it points to.
-        let is_file = fs::metadata(&path).map(|m| m.is_file()).unwrap_or(false);
+        // The entry's type comes with the directory listing (no stat); only symlinks are
+        // followed, so a symlinked segment is read like the file it points to.
+        let is_file = is_wal
+            && match entry.file_type() {
+                Ok(t) if t.is_symlink() => {
+                    fs::metadata(&path).map(|m| m.is_file()).unwrap_or(false)
+                }
+                Ok(t) => t.is_file(),
+                Err(_) => fs::metadata(&path).map(|m| m.is_file()).unwrap_or(false),
+            };
         if !is_wal || !is_file {
             ignored += 1;
             continue;
