@@ -58,6 +58,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         assert_eq!(count, n);
         assert_eq!(sum, n * (n + 1) / 2);
         let r = m.report();
+        let t = m.telemetry().snapshot();
+        let h = &t.manager.segment_handoff_histogram;
+        println!(
+            "  handoff n={} p50={}ns p99={}ns max={}ns; verify: {} segs {:.1} ms total; preload {} segs; close avg {} us",
+            h.count, h.p50, h.p99, h.max,
+            t.segment_reader.verify_segment.samples,
+            t.segment_reader.verify_segment.total_ns as f64 / 1e6,
+            t.segment_preloader.preload_segment.samples,
+            t.segment_reader.close_segment.avg_ns / 1000,
+        );
         println!(
             "rep {rep}: {:.1} M events/s, {:.2} ns/event, fallback opens {}, segments {}",
             n as f64 / s / 1e6,

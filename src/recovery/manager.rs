@@ -30,6 +30,9 @@ use crate::segment::header::SegmentHeader;
 
 /// Spins before yielding while waiting for the preloader.
 const SPINS: u32 = 256;
+/// A segment the preloader has already claimed gets this many times `fallback_after` before the
+/// manager maps it itself.
+const CLAIMED_WAIT_FACTOR: u32 = 10;
 
 /// The running preloader and the manager's ends of its rings.
 #[derive(Debug)]
@@ -61,6 +64,8 @@ struct Expect {
 }
 
 /// A plan entry, ready or failed.
+// One value per segment switch; boxing the reader would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Obtained {
     Ready(SegmentReader),
@@ -830,9 +835,17 @@ impl Manager {
                 self.stop_pipe();
                 return self.open_here(j);
             }
-            if wait_start.elapsed() >= fallback_after {
-                pipe.worker
-                    .shared()
+            // A segment the worker has claimed is being prepared: give it longer before doing
+            // the same work twice.
+            let shared = pipe.worker.shared();
+            let claimed = shared.claim.load(std::sync::atomic::Ordering::Acquire) > j;
+            let limit = if claimed {
+                fallback_after * CLAIMED_WAIT_FACTOR
+            } else {
+                fallback_after
+            };
+            if wait_start.elapsed() >= limit {
+                shared
                     .claim
                     .fetch_max(j + 1, std::sync::atomic::Ordering::AcqRel);
                 return self.open_here(j);

@@ -46,8 +46,9 @@ pub struct RecoveryOptions {
     /// manager closes synchronously and counts it.
     pub finished_capacity: usize,
     /// How long `next()` waits on the prepared ring for the next segment before mapping it
-    /// itself (default 1 ms): the synchronous fallback, counted in `fallback_opens`. Its blocks
-    /// are then verified as the replay reaches them.
+    /// itself (default 1 ms; ten times that when the preloader has already started on it): the
+    /// synchronous fallback, counted in `fallback_opens`. Its blocks are then verified as the
+    /// replay reaches them.
     pub fallback_after: Duration,
     /// Record one `next()` in N in the next-event latency histogram (N = 1: every event).
     pub next_event_sample_every: u32,
