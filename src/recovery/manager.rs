@@ -796,7 +796,8 @@ impl Manager {
             };
             match pipe.prepared.pop() {
                 Ok(Prepared::Ready { index, reader }) => {
-                    pipe.worker.wake(); // a slot is free: let it prepare the next one
+                    // The worker notices the freed slot on its next poll; waking it here would
+                    // put a syscall on the handoff.
                     if index < j {
                         close_reader(&self.telemetry, reader); // a copy the fallback superseded
                         continue;
@@ -804,7 +805,6 @@ impl Manager {
                     return Obtained::Ready(reader);
                 }
                 Ok(Prepared::Failed { index, error }) => {
-                    pipe.worker.wake();
                     if index < j {
                         continue;
                     }
@@ -851,6 +851,10 @@ impl Manager {
                 return self.open_here(j);
             }
             spins += 1;
+            if spins == SPINS {
+                // Still nothing: the worker may be asleep; wake it once, then yield.
+                pipe.worker.wake();
+            }
             if spins < SPINS {
                 std::hint::spin_loop();
             } else {
@@ -871,8 +875,9 @@ impl Manager {
     /// Hands a finished reader to the worker for unmapping, or drops it here if the ring is full.
     fn retire(&mut self, r: SegmentReader) {
         match self.pipe.as_mut() {
+            // The worker unmaps it on its next poll (no wake-up syscall on the handoff).
             Some(p) => match p.finished.push(r) {
-                Ok(()) => p.worker.wake(),
+                Ok(()) => {}
                 Err(rtrb::PushError::Full(r)) => {
                     self.sync_close(r);
                 }

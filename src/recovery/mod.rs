@@ -10,6 +10,7 @@
 pub mod event;
 pub mod manager;
 pub mod options;
+pub mod payload_checks;
 pub mod report;
 pub mod scan;
 pub mod segment_reader;

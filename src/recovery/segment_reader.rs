@@ -27,10 +27,12 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use memmap2::Mmap;
 
 use super::event::Event;
+use super::payload_checks::{Checked, PayloadBlock, PayloadChecks};
 use super::telemetry::now_ns;
 use crate::error::{Corruption, CorruptionKind, Error, Result};
 use crate::segment::block::BlockHeader;
@@ -88,7 +90,7 @@ struct Progress {
 #[derive(Debug)]
 pub struct SegmentReader {
     path: PathBuf,
-    map: Mmap,
+    map: Arc<Mmap>,
     header: SegmentHeader,
     /// Verification is complete: `end` is final.
     verified: bool,
@@ -99,6 +101,13 @@ pub struct SegmentReader {
     progress: Progress,
     /// Set when a read-time check failed: the valid prefix ends at this id.
     end_override: Option<u64>,
+    /// Shared verification ([`Self::walk_headers`]): block headers are verified, payload CRCs
+    /// are checked by whichever thread claims them first.
+    shared: Option<Arc<PayloadChecks>>,
+    /// Shared verification: how the segment ends according to its block headers.
+    header_end: SegmentEnd,
+    /// Shared verification: chain value after each indexed block.
+    chains: Vec<u32>,
     // cursor
     pos: usize,
     block_end: usize,
@@ -137,7 +146,7 @@ impl SegmentReader {
         // SAFETY: the map is read-only and segment files are immutable once written; outside
         // modification while mapped is the documented mmap caveat (module docs). Every access
         // through the map is bounds-checked, so a changed length cannot cause out-of-bounds reads.
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io("mmap", &path, e))?;
+        let map = Arc::new(unsafe { Mmap::map(&file) }.map_err(|e| Error::io("mmap", &path, e))?);
         drop(file); // the mapping keeps the pages; free the descriptor now (low ulimit -n)
         let raw = header_at(&map, 0).ok_or_else(|| {
             Error::corrupt(
@@ -166,6 +175,9 @@ impl SegmentReader {
                 ns: 0,
             },
             end_override: None,
+            shared: None,
+            header_end: SegmentEnd::Clean,
+            chains: Vec::new(),
             pos: 0,
             block_end: 0,
             remaining: 0,
@@ -205,6 +217,11 @@ impl SegmentReader {
     /// Verifies blocks until `event_id` is inside the verified prefix or verification is
     /// complete.
     pub fn verify_through(&mut self, event_id: u64) {
+        if self.shared.is_some() {
+            // Shared verification indexes every block up front; payloads are checked in order.
+            self.verify_remaining();
+            return;
+        }
         while !self.verified && self.end_event_id() <= event_id {
             self.step();
         }
@@ -212,6 +229,21 @@ impl SegmentReader {
 
     /// Verifies the next block; false once verification is complete.
     fn step(&mut self) -> bool {
+        if let Some(sh) = self.shared.clone() {
+            // Every block with a valid header is indexed already; what remains is their
+            // payload checks, in order.
+            let b = self.progress.block_no as usize;
+            if self.verified || b >= self.index.len() {
+                self.finish_shared();
+                return false;
+            }
+            if sh.ensure(b) == Checked::Bad {
+                self.fail_payload_at(b);
+                return false;
+            }
+            self.progress.block_no += 1;
+            return true;
+        }
         step_parts(
             &self.map,
             &self.path,
@@ -223,15 +255,100 @@ impl SegmentReader {
         )
     }
 
+    /// Prepares shared verification: walks every block header now (header CRC, index, ids,
+    /// chain, lengths, padding, sealed totals — everything but the payload CRCs), building the
+    /// whole index, and returns the payload checks to share. The replay thread then checks each
+    /// block's payload when it reaches it unless the other thread got there first
+    /// ([`PayloadChecks`]); no event is read from a block before its payload has verified.
+    pub fn walk_headers(&mut self) -> Arc<PayloadChecks> {
+        let start = now_ns();
+        let h = self.header;
+        let map: &[u8] = &self.map;
+        let mut p = self.progress;
+        let mut blocks = Vec::new();
+        let end = loop {
+            if h.sealed && p.block_no == u64::from(h.block_count) {
+                break sealed_totals(map, &self.path, &h, &p);
+            }
+            if p.off == map.len() {
+                break end_of_file(&self.path, &h, &p);
+            }
+            match check_block_header(map, p.off, p.block_no, p.expect_id, p.chain) {
+                Ok((bh, entry, next_off)) => {
+                    self.index.push(entry);
+                    self.chains.push(bh.chain);
+                    blocks.push(PayloadBlock {
+                        start: entry.payload_offset,
+                        end: entry.payload_end,
+                        crc: bh.payload_crc,
+                    });
+                    p.chain = bh.chain;
+                    p.expect_id += u64::from(bh.event_count);
+                    p.off = next_off;
+                    p.block_no += 1;
+                }
+                Err(fail) => break classify(map, &self.path, &h, p.off, p.block_no, fail),
+            }
+        };
+        // `progress` now describes the header walk's end; `block_no` counts payload checks.
+        p.block_no = 0;
+        p.ns += now_ns().saturating_sub(start);
+        self.progress = p;
+        self.header_end = end;
+        self.lazy = true;
+        let checks = Arc::new(PayloadChecks::new(Arc::clone(&self.map), blocks));
+        self.shared = Some(Arc::clone(&checks));
+        checks
+    }
+
+    fn finish_shared(&mut self) {
+        if !self.verified {
+            self.end = std::mem::replace(&mut self.header_end, SegmentEnd::Clean);
+            self.verified = true;
+        }
+    }
+
+    /// Shared verification found block `b`'s payload damaged: the valid prefix ends there.
+    fn fail_payload_at(&mut self, b: usize) {
+        let Some(entry) = self.index.get(b).copied() else {
+            self.finish_shared();
+            return;
+        };
+        let off = entry.payload_offset - HEADER_BYTES;
+        let stored = self.shared.as_ref().map_or(0, |sh| sh.stored_crc(b));
+        let computed = self
+            .map
+            .get(entry.payload_offset..entry.payload_end)
+            .map_or(0, crc32c::crc32c);
+        let fail = BlockFailure {
+            kind: CorruptionKind::PayloadChecksum,
+            detail: format!("stored {stored:#010x}, computed {computed:#010x}"),
+            zero_filled: false,
+        };
+        self.end = classify(&self.map, &self.path, &self.header, off, b as u64, fail);
+        self.index.truncate(b);
+        self.chains.truncate(b);
+        self.progress.off = off;
+        self.progress.chain = match b.checked_sub(1) {
+            Some(prev) => self.chains[prev],
+            None => self.header.prev_chain,
+        };
+        self.progress.expect_id = entry.first_event_id;
+        self.verified = true;
+        if self.next_block > b {
+            self.next_block = b;
+        }
+    }
+
     /// True once for a reader verified incrementally to completion: its verification is then
     /// reported (by whoever retires the reader) and the flag cleared.
     pub fn take_lazy_record(&mut self) -> bool {
         self.verified && std::mem::take(&mut self.lazy)
     }
 
-    /// Nanoseconds spent verifying this segment so far.
+    /// Nanoseconds spent verifying this segment so far (on every thread).
     pub fn verify_ns(&self) -> u64 {
-        self.progress.ns
+        self.progress.ns + self.shared.as_ref().map_or(0, |sh| sh.ns())
     }
 
     /// Touches one byte of every page of the mapping so that page faults (and, on a cold cache,
@@ -329,7 +446,18 @@ impl SegmentReader {
         if self.pos != self.block_end {
             return Err(self.framing_error());
         }
-        if self.next_block == self.index.len() && !self.step() {
+        if let Some(sh) = self.shared.clone() {
+            let b = self.next_block;
+            if b >= self.index.len() {
+                self.finish_shared();
+                return Ok(false);
+            }
+            if sh.ensure(b) == Checked::Bad {
+                self.fail_payload_at(b);
+                return Ok(false);
+            }
+            self.progress.block_no = self.progress.block_no.max(b as u64 + 1);
+        } else if self.next_block == self.index.len() && !self.step() {
             return Ok(false);
         }
         let Some(e) = self.index.get(self.next_block).copied() else {
@@ -454,7 +582,15 @@ impl SegmentReader {
                 if self.pos != self.block_end {
                     break;
                 }
-                if self.next_block == self.index.len()
+                if let Some(sh) = &self.shared {
+                    // Shared verification: stop at the end or at a bad payload; `peek_ok`
+                    // then records how the segment ends.
+                    let b = self.next_block;
+                    if b >= self.index.len() || sh.ensure(b) != Checked::Ok {
+                        break;
+                    }
+                    self.progress.block_no = self.progress.block_no.max(b as u64 + 1);
+                } else if self.next_block == self.index.len()
                     && !step_parts(
                         map,
                         &self.path,
@@ -605,46 +741,10 @@ fn step_parts(
         return false;
     }
     let start = now_ns();
-    let corruption = |offset: u64, block: Option<u64>, kind, detail: String| Corruption {
-        path: path.to_path_buf(),
-        offset,
-        block,
-        kind,
-        detail,
-    };
     let outcome = if h.sealed && p.block_no == u64::from(h.block_count) {
-        let count = p.expect_id - h.first_event_id;
-        Some(if count != h.event_count || p.chain != h.last_chain {
-            SegmentEnd::Corrupt(corruption(
-                0,
-                None,
-                CorruptionKind::SealedMismatch,
-                format!(
-                    "header says {} events, chain {:#010x}; blocks hold {count} events, chain {:#010x}",
-                    h.event_count, h.last_chain, p.chain
-                ),
-            ))
-        } else if p.off != map.len() {
-            SegmentEnd::Corrupt(corruption(
-                p.off as u64,
-                None,
-                CorruptionKind::TrailingData,
-                format!("{} bytes after the last block", map.len() - p.off),
-            ))
-        } else {
-            SegmentEnd::Clean
-        })
+        Some(sealed_totals(map, path, h, p))
     } else if p.off == map.len() {
-        Some(if h.sealed {
-            SegmentEnd::Corrupt(corruption(
-                p.off as u64,
-                Some(p.block_no),
-                CorruptionKind::Truncated,
-                format!("file ends after {} of {} blocks", p.block_no, h.block_count),
-            ))
-        } else {
-            SegmentEnd::Clean
-        })
+        Some(end_of_file(path, h, p))
     } else {
         match check_block(map, p.off, p.block_no, p.expect_id, p.chain) {
             Ok((bh, entry, next_off)) => {
@@ -655,34 +755,7 @@ fn step_parts(
                 p.block_no += 1;
                 None
             }
-            Err(fail) => {
-                let c = corruption(
-                    p.off as u64,
-                    Some(p.block_no),
-                    fail.kind,
-                    fail.detail.clone(),
-                );
-                Some(if h.sealed {
-                    SegmentEnd::Corrupt(c)
-                } else if let Some(later) = find_later_block(map, p.off, p.block_no) {
-                    let mut c = c;
-                    c.detail = format!(
-                        "{}; a valid block follows at offset {later}, so this is not a torn write",
-                        c.detail
-                    );
-                    SegmentEnd::Corrupt(c)
-                } else {
-                    SegmentEnd::TornTail(TornTail {
-                        offset: p.off as u64,
-                        bytes: (map.len() - p.off) as u64,
-                        reason: if fail.zero_filled {
-                            "zero-filled block".into()
-                        } else {
-                            fail.kind.as_str().into()
-                        },
-                    })
-                })
-            }
+            Err(fail) => Some(classify(map, path, h, p.off, p.block_no, fail)),
         }
     };
     p.ns += now_ns().saturating_sub(start);
@@ -694,6 +767,104 @@ fn step_parts(
             false
         }
     }
+}
+
+fn corruption_at(
+    path: &Path,
+    offset: u64,
+    block: Option<u64>,
+    kind: CorruptionKind,
+    detail: String,
+) -> Corruption {
+    Corruption {
+        path: path.to_path_buf(),
+        offset,
+        block,
+        kind,
+        detail,
+    }
+}
+
+/// A sealed segment after its last counted block: totals and length must match the header.
+fn sealed_totals(map: &[u8], path: &Path, h: &SegmentHeader, p: &Progress) -> SegmentEnd {
+    let count = p.expect_id - h.first_event_id;
+    if count != h.event_count || p.chain != h.last_chain {
+        SegmentEnd::Corrupt(corruption_at(
+            path,
+            0,
+            None,
+            CorruptionKind::SealedMismatch,
+            format!(
+                "header says {} events, chain {:#010x}; blocks hold {count} events, chain {:#010x}",
+                h.event_count, h.last_chain, p.chain
+            ),
+        ))
+    } else if p.off != map.len() {
+        SegmentEnd::Corrupt(corruption_at(
+            path,
+            p.off as u64,
+            None,
+            CorruptionKind::TrailingData,
+            format!("{} bytes after the last block", map.len() - p.off),
+        ))
+    } else {
+        SegmentEnd::Clean
+    }
+}
+
+/// The file ends exactly at a block boundary: clean for an unsealed segment, truncation for a
+/// sealed one that promised more blocks.
+fn end_of_file(path: &Path, h: &SegmentHeader, p: &Progress) -> SegmentEnd {
+    if h.sealed {
+        SegmentEnd::Corrupt(corruption_at(
+            path,
+            p.off as u64,
+            Some(p.block_no),
+            CorruptionKind::Truncated,
+            format!("file ends after {} of {} blocks", p.block_no, h.block_count),
+        ))
+    } else {
+        SegmentEnd::Clean
+    }
+}
+
+/// How a segment whose block `block_no` at `off` failed ends: corruption if the segment is
+/// sealed or a valid block follows the damage, otherwise the torn tail of the last write.
+fn classify(
+    map: &[u8],
+    path: &Path,
+    h: &SegmentHeader,
+    off: usize,
+    block_no: u64,
+    fail: BlockFailure,
+) -> SegmentEnd {
+    let c = corruption_at(
+        path,
+        off as u64,
+        Some(block_no),
+        fail.kind,
+        fail.detail.clone(),
+    );
+    if h.sealed {
+        return SegmentEnd::Corrupt(c);
+    }
+    if let Some(later) = find_later_block(map, off, block_no) {
+        let mut c = c;
+        c.detail = format!(
+            "{}; a valid block follows at offset {later}, so this is not a torn write",
+            c.detail
+        );
+        return SegmentEnd::Corrupt(c);
+    }
+    SegmentEnd::TornTail(TornTail {
+        offset: off as u64,
+        bytes: (map.len() - off) as u64,
+        reason: if fail.zero_filled {
+            "zero-filled block".into()
+        } else {
+            fail.kind.as_str().into()
+        },
+    })
 }
 
 struct BlockFailure {
@@ -710,14 +881,33 @@ fn fail(kind: CorruptionKind, detail: impl Into<String>) -> BlockFailure {
     }
 }
 
+type BlockCheck = std::result::Result<(BlockHeader, IndexEntry, usize), BlockFailure>;
+
 /// Checks the block at `off`: header, position, ids, chain, payload CRC and padding.
-fn check_block(
+fn check_block(data: &[u8], off: usize, block_no: u64, expect_id: u64, chain: u32) -> BlockCheck {
+    check_block_with(data, off, block_no, expect_id, chain, true)
+}
+
+/// Checks everything about the block at `off` except its payload CRC (shared verification
+/// checks that separately; see [`PayloadChecks`]).
+fn check_block_header(
     data: &[u8],
     off: usize,
     block_no: u64,
     expect_id: u64,
     chain: u32,
-) -> std::result::Result<(BlockHeader, IndexEntry, usize), BlockFailure> {
+) -> BlockCheck {
+    check_block_with(data, off, block_no, expect_id, chain, false)
+}
+
+fn check_block_with(
+    data: &[u8],
+    off: usize,
+    block_no: u64,
+    expect_id: u64,
+    chain: u32,
+    check_payload: bool,
+) -> BlockCheck {
     let Some(raw) = header_at(data, off) else {
         let rest = data.get(off..).unwrap_or(&[]);
         let mut f = fail(
@@ -765,12 +955,14 @@ fn check_block(
             ),
         ));
     };
-    let crc = crc32c::crc32c(payload);
-    if crc != bh.payload_crc {
-        return Err(fail(
-            CorruptionKind::PayloadChecksum,
-            format!("stored {:#010x}, computed {crc:#010x}", bh.payload_crc),
-        ));
+    if check_payload {
+        let crc = crc32c::crc32c(payload);
+        if crc != bh.payload_crc {
+            return Err(fail(
+                CorruptionKind::PayloadChecksum,
+                format!("stored {:#010x}, computed {crc:#010x}", bh.payload_crc),
+            ));
+        }
     }
     let next = end.next_multiple_of(BLOCK_ALIGN);
     let Some(pad) = data.get(end..next) else {

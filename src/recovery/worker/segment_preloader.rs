@@ -28,6 +28,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::error::{CorruptionKind, Error, Result};
+use crate::recovery::payload_checks::PayloadChecks;
 use crate::recovery::segment_reader::{SegmentEnd, SegmentReader};
 use crate::recovery::telemetry::{now_ns, SkipReason, Telemetry, VerifyFailure};
 
@@ -74,22 +75,6 @@ impl Shared {
     }
 }
 
-/// Full verification of a segment (CRC32C over every byte) takes longer than replaying a fully
-/// verified one (about 1.5× here), but less than replaying one verified incrementally (CRC and
-/// record walk back to back on the replay thread, about 0.45×). The preloader therefore verifies
-/// a segment completely only when the segments already waiting give the replay at least that
-/// much work — one waiting segment that will be verified incrementally, or this many waiting
-/// segments in all; otherwise it hands the segment over mapped and prefaulted, and its blocks
-/// are verified as the replay reaches them ([`SegmentReader::verify_lazily`]). Either way every
-/// block is verified before it is read.
-pub const FULL_VERIFY_MIN_QUEUED: usize = 2;
-
-/// Whether the waiting segments (oldest first; `true` = verified incrementally) cover the time
-/// of one full verification. See [`FULL_VERIFY_MIN_QUEUED`].
-fn can_verify_fully(waiting: &VecDeque<bool>) -> bool {
-    waiting.len() >= FULL_VERIFY_MIN_QUEUED || waiting.iter().any(|&lazy| lazy)
-}
-
 /// Opens one segment, recording the open (and a failed header's check) in telemetry.
 fn open_recorded(path: &Path, telemetry: &Telemetry) -> Result<SegmentReader> {
     let t = &telemetry.segment_reader;
@@ -113,8 +98,8 @@ pub fn open_and_verify(path: &Path, telemetry: &Telemetry) -> Result<SegmentRead
     Ok(reader)
 }
 
-/// Opens one segment for incremental verification (see [`FULL_VERIFY_MIN_QUEUED`]);
-/// `prefault` touches every page first so that replay does not take the page faults.
+/// Opens one segment for incremental verification (each block verified when the replay first
+/// reaches it); `prefault` touches every page first so that replay does not take the faults.
 pub fn open_lazily(path: &Path, telemetry: &Telemetry, prefault: bool) -> Result<SegmentReader> {
     let mut reader = open_recorded(path, telemetry)?;
     reader.verify_lazily();
@@ -122,6 +107,21 @@ pub fn open_lazily(path: &Path, telemetry: &Telemetry, prefault: bool) -> Result
         reader.prefault();
     }
     Ok(reader)
+}
+
+/// Opens one segment for shared verification: every page prefaulted, every block header
+/// verified and indexed now; the payload checks are returned so this thread can work on them
+/// from the back while the replay works from the front ([`PayloadChecks`]).
+pub fn open_shared(
+    path: &Path,
+    telemetry: &Telemetry,
+) -> Result<(SegmentReader, Arc<PayloadChecks>)> {
+    let mut reader = open_recorded(path, telemetry)?;
+    reader.prefault();
+    let checks = reader.walk_headers();
+    // Check the first block now, so that the segment switch itself computes no CRC.
+    checks.ensure(0);
+    Ok((reader, checks))
 }
 
 /// Records a completed verification: time, bytes, and the failure or torn-tail counter.
@@ -169,6 +169,9 @@ fn skip_reason(e: &Error) -> SkipReason {
         _ => SkipReason::Corrupt,
     }
 }
+
+/// How long the worker sleeps when it has nothing to do, unless woken.
+const IDLE_POLL: Duration = Duration::from_micros(200);
 
 /// Handle to the running worker, owned by the manager.
 #[derive(Debug)]
@@ -286,8 +289,9 @@ fn run(
     let w = &telemetry.segment_preloader;
     let mut sent_end = false;
     let mut full_since: Option<u64> = None;
-    // Kinds of the messages pushed and not yet taken (true = incremental verification).
-    let mut waiting: VecDeque<bool> = VecDeque::new();
+    // Payload checks of the segments handed over, oldest first: worked on from the back while
+    // there is nothing more urgent to do.
+    let mut tasks: VecDeque<Arc<PayloadChecks>> = VecDeque::new();
     while !shared.stop.load(Ordering::Acquire) {
         let mut worked = false;
         // Close finished readers first: frees maps before new ones are made.
@@ -311,18 +315,10 @@ fn run(
                     thread::sleep(cfg.delay);
                 }
                 let start = now_ns();
-                // Forget what the manager has taken since (it pops in push order).
-                let queued = prepared.buffer().capacity() - prepared.slots();
-                while waiting.len() > queued {
-                    waiting.pop_front();
-                }
-                let full = can_verify_fully(&waiting);
-                let opened = if full {
-                    open_and_verify(&cfg.plan[i], telemetry)
-                } else {
-                    open_lazily(&cfg.plan[i], telemetry, true)
-                };
-                waiting.push_back(!full);
+                let opened = open_shared(&cfg.plan[i], telemetry).map(|(reader, checks)| {
+                    tasks.push_back(checks);
+                    reader
+                });
                 let msg = match opened {
                     Ok(reader) => {
                         w.on_preload_segment(start, true);
@@ -340,11 +336,23 @@ fn run(
                 }
             }
             worked = true;
-        } else if !sent_end && full_since.is_none() {
-            full_since = Some(now_ns());
+        } else {
+            if !sent_end && full_since.is_none() {
+                full_since = Some(now_ns());
+            }
+            // Nothing to prepare: check one payload block of the oldest segment that has
+            // unclaimed blocks (the one being replayed first), from its back.
+            while tasks.front().is_some_and(|t| !t.has_unclaimed()) {
+                tasks.pop_front();
+            }
+            if let Some(t) = tasks.iter().find(|t| t.has_unclaimed()) {
+                worked |= t.check_one_from_back();
+            }
         }
         if !worked {
-            thread::park_timeout(Duration::from_millis(1));
+            // The manager does not wake us on every handoff (an unpark is a syscall on its hot
+            // path); it does when it has to wait. Poll often enough to refill a freed slot.
+            thread::park_timeout(IDLE_POLL);
         }
     }
     // Stopping: close what the manager already handed back (the rest drops with the rings).
