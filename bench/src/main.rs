@@ -8,7 +8,8 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::Parser;
 use wal_bench::Config;
 
-/// Replay benchmark: raft-engine, okaywal, commitlog and mmap baselines on the same events.
+/// Replay benchmark: wal_recovery against raft-engine, okaywal, commitlog and mmap baselines
+/// on the same events.
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Cli {
@@ -39,6 +40,9 @@ struct Cli {
     /// Only run systems whose name contains this (repeatable, case-insensitive).
     #[arg(long)]
     only: Vec<String>,
+    /// Segment size of wal_recovery's writer, in bytes.
+    #[arg(long, default_value_t = wal_bench::systems::WAL_SEGMENT_BYTES)]
+    wal_segment_bytes: u64,
 }
 
 fn main() -> ExitCode {
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
         keep_data: cli.keep_data,
         cold: !cli.no_cold,
         only: cli.only,
+        wal_segment_bytes: cli.wal_segment_bytes,
         ..Config::default()
     };
     if let Some(out) = cli.out {
