@@ -421,8 +421,6 @@ struct Tally {
     by_class: std::collections::BTreeMap<&'static str, u64>,
     failures: Vec<String>,
     slowest: Duration,
-    /// Replays attributed to a known bug: (replays, wrong + unaccounted events).
-    known: std::collections::BTreeMap<KnownBug, (u64, u64)>,
 }
 
 impl Tally {
@@ -443,11 +441,6 @@ impl Tally {
             *self.by_class.entry(k).or_default() += v;
         }
         self.failures.extend(o.failures);
-        for (k, (a, b)) in o.known {
-            let e = self.known.entry(k).or_default();
-            e.0 += a;
-            e.1 += b;
-        }
         self.slowest = self.slowest.max(o.slowest);
     }
 }
@@ -477,39 +470,6 @@ fn effective_layout(case: &Case) -> Layout {
     l
 }
 
-/// Known library bugs (see the `bug_*` tests at the end and docs/RELIABILITY.md), recognised by
-/// their exact outcome signature so that they are reported separately and cannot hide anything
-/// else: a replay is attributed to a bug only if *everything* wrong with it matches that bug.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum KnownBug {
-    /// BUG-2: SkipCorrupted replays a segment after reporting a broken chain into it, delivering
-    /// another log's payloads.
-    SkipDeliversAfterChainBreak,
-}
-
-fn known_bug(
-    case: &Case,
-    mode: RecoveryMode,
-    out: &Outcome,
-    v: &Verdict,
-    layout: &Layout,
-) -> Option<KnownBug> {
-    let r = out.report.as_ref()?;
-    if let Fault::Foreign { file } = &case.fault {
-        let seg = layout.segs.iter().find(|s| &s.name == file)?;
-        let broken = r.continuity.iter().any(|c| c.kind == "broken chain");
-        if mode == RecoveryMode::SkipCorrupted
-            && broken
-            && v.unaccounted.is_empty()
-            && v.order_violations == 0
-            && out.wrong.iter().all(|id| (seg.first..seg.end).contains(id))
-        {
-            return Some(KnownBug::SkipDeliversAfterChainBreak);
-        }
-    }
-    None
-}
-
 fn run_case(case: &Case, dir: &Path, t: &mut Tally) -> bool {
     let layout = &effective_layout(case);
     materialize(case, dir);
@@ -534,14 +494,6 @@ fn run_case(case: &Case, dir: &Path, t: &mut Tally) -> bool {
             Run::Done(out) => {
                 t.slowest = t.slowest.max(out.elapsed);
                 let v = account(&out, mode, layout);
-                if !v.ok() {
-                    if let Some(bug) = known_bug(case, mode, &out, &v, layout) {
-                        let e = t.known.entry(bug).or_default();
-                        e.0 += 1;
-                        e.1 += v.wrong_payloads + v.unaccounted.len() as u64;
-                        continue;
-                    }
-                }
                 t.wrong_payloads += v.wrong_payloads;
                 t.order_violations += v.order_violations;
                 t.unaccounted += v.unaccounted.len() as u64;
@@ -645,13 +597,6 @@ fn run_corpus(label: &str, seed: u64, sizes: Sizes, only_class: Option<&str>) ->
         .take(env_count("WALH_FAULT_SHOW", 25) as usize)
     {
         println!("FAIL {f}");
-    }
-    if !t.known.is_empty() {
-        println!(
-            "faults[{label}]: EXCLUDED from the line below, attributed to known library bugs by exact signature \
-             (replays, wrong+unaccounted events): {:?} — see the #[ignore = \"BUG: ...\"] tests",
-            t.known
-        );
     }
     println!(
         "faults: {} cases, {} panics, {} hangs, {} wrong payloads, {} unaccounted events",
@@ -822,15 +767,12 @@ fn unusable_first_segment_is_accounted() {
     }
 }
 
-/// BUG-2 (SkipCorrupted). Repro: a closed 8-segment log; replace `00000000000000000003.wal` by
-/// the same-numbered segment of another log written with the same options (same ids and layout,
-/// different payloads). Expected: the segment whose chain does not continue its predecessor is
-/// not delivered — its ids go to `report.lost` (Strict and StopAtCorruption already stop there).
-/// Actual: SkipCorrupted records a "broken chain" in `report.continuity` and then delivers the
-/// foreign segment's payloads as ids 108..=132 (`report.lost` empty).
+/// SkipCorrupted: a closed 8-segment log whose `00000000000000000003.wal` is replaced by the
+/// same-numbered segment of another log written with the same options (same ids and layout,
+/// different payloads). The segment chains with neither neighbour, so it is not delivered: the
+/// break is reported and its ids go to `report.lost` (Strict and StopAtCorruption stop there).
 #[test]
-#[ignore = "BUG: SkipCorrupted delivers a segment after a broken chain into it (another log's payloads)"]
-fn bug_skip_mode_delivers_segment_after_chain_break() {
+fn skip_mode_never_delivers_a_segment_from_another_log() {
     let o = originals();
     let (_tmp, dir, layout) = fresh_copy("bug2");
     let name = &layout.segs[2].name;
@@ -855,49 +797,12 @@ fn bug_skip_mode_delivers_segment_after_chain_break() {
     );
 }
 
-/// Limitation (documented in docs/RELIABILITY.md): the first segment of a log chains from the
-/// fixed seed, so a first segment taken from another log with the same ids verifies on its own.
-/// The break is detected at the second segment — Strict fails there, StopAtCorruption stops,
-/// SkipCorrupted reports it — but the first segment's (foreign) payloads have been delivered.
+/// No mode may deliver a payload that is not the log's: a first segment from another log breaks
+/// the chain with its successor (visible from the scanned headers alone: sealed `last_chain` of
+/// segment 1 ≠ `prev_chain` of segment 2, while 2 chains on), so it is refused before the first
+/// event is delivered (Strict fails, Stop stops, Skip reports its ids lost).
 #[test]
-fn foreign_first_segment_is_detected_at_the_next_segment() {
-    let o = originals();
-    let (_tmp, dir, layout) = fresh_copy("foreign-first");
-    let name = &layout.segs[0].name;
-    fs::copy(o.foreign_sealed.join(name), dir.join(name)).expect("replace segment");
-    let second = &layout.segs[1];
-    for mode in MODES {
-        let out = done(guarded_replay(&dir, ropts(mode), 10_000, LIMIT));
-        let r = out.report.as_ref().expect("report");
-        let brk = r
-            .continuity
-            .iter()
-            .find(|c| c.kind == "broken chain")
-            .expect("broken chain reported");
-        assert_eq!(brk.first_id, second.first, "{mode:?}");
-        match mode {
-            RecoveryMode::Strict => assert!(out
-                .end_err
-                .as_deref()
-                .is_some_and(|e| e.contains("broken chain"))),
-            RecoveryMode::StopAtCorruption => assert!(r.stopped.is_some()),
-            RecoveryMode::SkipCorrupted => {}
-        }
-        // What was delivered of the first segment is the foreign log's: the documented gap.
-        let first_ids: Vec<u64> = (layout.segs[0].first..layout.segs[0].end)
-            .filter(|&i| payload_len(i) > 0)
-            .collect();
-        assert_eq!(out.wrong, first_ids, "{mode:?}");
-    }
-}
-
-/// BUG-3 (the limitation above, as the promise states it): no mode may deliver a payload that is
-/// not the log's. Expected: the chain break between segments 1 and 2 — visible from the scanned
-/// headers alone (sealed `last_chain` of 1 ≠ `prev_chain` of 2) — is found before the first
-/// event is delivered. Actual: ids 1..=75 are delivered with the other log's payloads.
-#[test]
-#[ignore = "BUG: a first segment from another log is delivered before the chain break is detected"]
-fn bug_foreign_first_segment_never_delivered() {
+fn foreign_first_segment_is_never_delivered() {
     let o = originals();
     let (_tmp, dir, layout) = fresh_copy("bug3");
     let name = &layout.segs[0].name;

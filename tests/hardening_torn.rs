@@ -24,7 +24,7 @@ use hardening_support::*;
 use tempfile::TempDir;
 use wal_recovery::recovery::report::RecoveryReport;
 use wal_recovery::segment::header::SegmentHeader;
-use wal_recovery::{RecoveryMode, SegmentReader, Writer, WriterOptions};
+use wal_recovery::{Manager, RecoveryMode, RecoveryOptions, SegmentReader, Writer, WriterOptions};
 
 const MODES: [RecoveryMode; 3] = [
     RecoveryMode::Strict,
@@ -313,39 +313,81 @@ fn crash_after_new_segment_header() {
     assert_reopen_continues(&dir, EVENTS + 1, "empty unsealed last segment");
 }
 
-/// The states a crash during segment creation can leave *before* the header is durable: the
-/// new file exists but is empty (kill between `open(O_CREAT)` and the header `pwrite`, or power
-/// loss before the data of a file whose directory entry was synced), or its first 64 bytes are
-/// zeros. Nothing was ever written to it, so it is a torn write, not damage.
-fn new_segment_without_header(contents: &[u8], what: &str) {
-    let tmp = tempdir("torn-nohdr");
+/// A crash during segment creation: the writer writes and syncs a new segment's header under a
+/// temporary name and renames it into place, so a crash before the rename leaves only
+/// `<name>.wal.tmp` (empty, partial or zero-filled). Recovery ignores it; the next writer removes
+/// it and continues.
+fn crash_during_creation(contents: &[u8], what: &str) {
+    let tmp = tempdir("torn-create");
+    let base = tmp.path().join("base");
+    write_log(&base, opts(), EVENTS, 0, Ending::Unsealed);
+    // The forgotten writer still holds `base`'s lock: work on a copy, as a restarted process.
     let dir = tmp.path().join("log");
-    write_log(&dir, opts(), EVENTS, 0, Ending::Unsealed);
+    copy_wal_files(&base, &dir);
     let n = wal_files(&dir).len() as u64;
-    fs::write(dir.join(seg_name(n + 1)), contents).expect("write new segment");
+    let leftover = dir.join(format!("{}.tmp", seg_name(n + 1)));
+    fs::write(&leftover, contents).expect("write temporary");
     for (mode, o) in replay_all(&dir, what) {
         assert_prefix(&o, EVENTS + 1, &format!("{what} [{mode:?}]"));
     }
     assert_reopen_continues(&dir, EVENTS + 1, what);
+    assert!(
+        !leftover.exists(),
+        "{what}: the writer removes the leftover temporary"
+    );
 }
 
-/// BUG-4. Repro: a log whose last segment is unsealed (crash after `sync`), plus the next
-/// segment file created but empty — what SIGKILL between the writer's `create_new` open and its
-/// header `pwrite` leaves (and what power loss can leave for a file whose header was not synced).
-/// Expected: a crash state like a torn tail — every mode recovers all events without error, and
-/// `Writer::open` discards the headerless file and continues. Actual: Strict fails with
-/// "segment unusable … file too short", StopAtCorruption stops, SkipCorrupted reports an
-/// open-ended lost range; `Writer::open` fails with `Corrupt(TooShort)` — the log cannot be
-/// appended to again without manual repair.
 #[test]
-#[ignore = "BUG: an empty new segment (crash between create and header write) fails recovery and Writer::open"]
-fn bug_crash_before_new_segment_header_empty_file() {
-    new_segment_without_header(&[], "empty new segment file");
+fn crash_during_segment_creation_empty_temporary() {
+    crash_during_creation(&[], "empty temporary segment");
 }
 
-/// BUG-4, zero-filled variant (power loss: size extended, data not persisted).
 #[test]
-#[ignore = "BUG: a zero-filled new segment header (crash before it was persisted) fails recovery and Writer::open"]
-fn bug_crash_before_new_segment_header_zero_filled() {
-    new_segment_without_header(&[0u8; 64], "zero-filled new segment header");
+fn crash_during_segment_creation_zero_filled_temporary() {
+    crash_during_creation(&[0u8; 64], "zero-filled temporary segment");
+}
+
+/// A canonically named newest segment with no header cannot be left by a crash (see above), so
+/// it is damage of unknown extent: Strict delivers every event before it and then fails naming
+/// the file, and the writer refuses to append (it would otherwise reuse ids the damaged file
+/// may have held) and leaves the file untouched.
+#[test]
+fn headerless_newest_segment_is_damage_not_a_torn_write() {
+    for (contents, what) in [(&[][..], "empty"), (&[0u8; 64][..], "zero-filled")] {
+        let tmp = tempdir("torn-nohdr");
+        let base = tmp.path().join("base");
+        write_log(&base, opts(), EVENTS, 0, Ending::Unsealed);
+        let dir = tmp.path().join("log");
+        copy_wal_files(&base, &dir);
+        let n = wal_files(&dir).len() as u64;
+        let victim = dir.join(seg_name(n + 1));
+        fs::write(&victim, contents).expect("write segment");
+        let mut m = Manager::open(&dir, RecoveryOptions::default()).expect("open");
+        let mut delivered = 0u64;
+        let err = loop {
+            match m.next() {
+                Ok(Some(ev)) => {
+                    assert_eq!(ev.payload, &payload(ev.id)[..], "{what}: id {}", ev.id);
+                    delivered += 1;
+                }
+                Ok(None) => panic!("{what}: strict replay must not end cleanly"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(delivered, EVENTS, "{what}: every event before the damage");
+        match err {
+            wal_recovery::Error::SegmentUnusable { path, .. } => assert_eq!(path, victim, "{what}"),
+            other => panic!("{what}: expected SegmentUnusable, got {other}"),
+        }
+        drop(m);
+        match Writer::open(&dir, opts()) {
+            Err(wal_recovery::Error::Corrupt(_)) => {}
+            other => panic!("{what}: the writer must refuse, got {other:?}"),
+        }
+        assert_eq!(
+            fs::read(&victim).expect("read"),
+            contents,
+            "{what}: untouched"
+        );
+    }
 }

@@ -307,8 +307,11 @@ mod tests {
             },
             extra: [0; 8],
         };
-        // SAFETY: `newer` is readable for its 24 bytes.
-        let got = unsafe { read_versioned(&newer.v, DEFAULTS) };
+        // A pointer to the whole struct (not to its `v` field, whose provenance ends after 16
+        // bytes): the library reads all `struct_size` = 24 bytes through it.
+        let whole = (&raw const newer).cast::<V2>();
+        // SAFETY: `whole` points to `newer`, readable for its 24 bytes.
+        let got = unsafe { read_versioned(whole, DEFAULTS) };
         assert_eq!(
             got,
             Ok(V2 {
@@ -318,8 +321,9 @@ mod tests {
             })
         );
         newer.extra[3] = 1;
+        let whole = (&raw const newer).cast::<V2>();
         // SAFETY: as above.
-        let got = unsafe { read_versioned(&newer.v, DEFAULTS) };
+        let got = unsafe { read_versioned(whole, DEFAULTS) };
         assert_eq!(got, Err(wal_status::WAL_ERR_INVALID_ARGUMENT));
         assert!(super::super::status::thread_last_error().contains("byte 19"));
     }

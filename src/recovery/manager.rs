@@ -242,9 +242,58 @@ impl Manager {
             });
         }
         let k0 = self.headers.partition_point(|h| h.first_event_id <= target) - 1;
-        let k = (0..=k0)
+        let mut k = (0..=k0)
             .find(|&i| self.headers[i].end_id().map_or(i == k0, |e| target < e))
             .unwrap_or(k0);
+        let mut target = target;
+        // Never start inside a segment that chains with neither neighbour (another log's data).
+        while self.is_foreign(k) {
+            let h = self.headers[k];
+            let other = if k + 1 < self.plan.len() {
+                k + 1
+            } else {
+                k - 1
+            };
+            let e = Error::Continuity {
+                kind: ContinuityKind::ChainBreak,
+                previous: self.plan[k].clone(),
+                next: self.plan[other].clone(),
+                first_id: h.first_event_id,
+                last_id: h.last_event_id,
+            };
+            self.report.continuity.push(ContinuityReport {
+                kind: ContinuityKind::ChainBreak.as_str().into(),
+                previous: self.plan[k].clone(),
+                next: self.plan[other].clone(),
+                first_id: h.first_event_id,
+                last_id: h.last_event_id,
+            });
+            if let Flow::Stop = self.problem(e)? {
+                self.state = State::Ended;
+                return Ok(());
+            }
+            let path = self.plan[k].clone();
+            self.report.segments_skipped.push(SkippedSegment {
+                path: path.clone(),
+                reason: "does not chain with its neighbours (replaced, or from another log)".into(),
+            });
+            self.report.lost.push(LostRange {
+                first_id: target,
+                last_id: Some(h.last_event_id),
+                reason:
+                    "segment does not chain with its neighbours (replaced, or from another log)"
+                        .into(),
+                path: Some(path),
+            });
+            if k + 1 >= self.plan.len() {
+                self.cur = k;
+                self.finish_plan()?;
+                self.state = State::Ended;
+                return Ok(());
+            }
+            k += 1;
+            target = self.headers[k].first_event_id;
+        }
         // Verified incrementally: only the blocks up to the target before the first event.
         let mut reader = open_lazily(&self.plan[k], &self.telemetry, false)?;
         reader.verify_through(target);
@@ -570,7 +619,27 @@ impl Manager {
                     first,
                     reader.end_event_id().max(first + 1) - 1,
                 );
-                return Ok((self.problem(e)?, true));
+                let flow = self.problem(e)?;
+                if let Flow::Continue = flow {
+                    if self.is_foreign(self.cur) {
+                        // SkipCorrupted: a segment that chains with neither neighbour holds
+                        // another log's data; its ids are lost, never delivered.
+                        self.report.segments_skipped.push(SkippedSegment {
+                            path,
+                            reason:
+                                "does not chain with its neighbours (replaced, or from another log)"
+                                    .into(),
+                        });
+                        let mut x = x;
+                        x.cause = Some(format!(
+                            "segment {} does not chain with its neighbours",
+                            reader.path().display()
+                        ));
+                        self.expect = Some(x);
+                        return Ok((Flow::Continue, false));
+                    }
+                }
+                return Ok((flow, true));
             }
             return Ok((Flow::Continue, true));
         }
@@ -680,6 +749,32 @@ impl Manager {
                 }
                 Ok(Flow::Continue)
             }
+        }
+    }
+
+    /// Whether sealed segment `i` and the next one are id-contiguous but not chained: the next
+    /// one's `prev_chain` is not `i`'s `last_chain`. Visible from the scanned headers alone.
+    fn chain_break_after(&self, i: usize) -> bool {
+        match (self.headers.get(i), self.headers.get(i + 1)) {
+            (Some(a), Some(b)) => {
+                a.sealed && a.end_id() == Some(b.first_event_id) && b.prev_chain != a.last_chain
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether plan entry `i` holds another log's data: its chain breaks on both sides (the
+    /// last segment: with its predecessor; the first: with its successor, while the successor
+    /// chains on). A single broken link between consistent neighbours is not judged here; it is
+    /// reported at the segment switch.
+    fn is_foreign(&self, i: usize) -> bool {
+        let n = self.headers.len();
+        let left = i > 0 && self.chain_break_after(i - 1);
+        let right = self.chain_break_after(i);
+        if i == 0 {
+            right && n > 2 && !self.chain_break_after(1)
+        } else {
+            left && (right || i + 1 == n)
         }
     }
 
