@@ -396,18 +396,24 @@ impl Manager {
     fn next_inner(&mut self) -> Result<Option<Event<'_>>> {
         if let Some(r) = self.reader.as_mut() {
             if let Some((id, s, e)) = r.next_fast() {
-                self.bytes += (e - s) as u64;
-                let r = self
-                    .reader
-                    .as_ref()
-                    .expect("reader present: just read from it");
-                return Ok(Some(Event {
-                    id,
-                    payload: r.payload(s, e),
-                }));
+                return self.deliver(id, s, e);
             }
         }
         self.next_cold()
+    }
+
+    /// The event at a position the current reader just returned.
+    #[inline(always)]
+    fn deliver(&mut self, id: u64, start: usize, end: usize) -> Result<Option<Event<'_>>> {
+        self.bytes += (end - start) as u64;
+        let r = self
+            .reader
+            .as_ref()
+            .expect("reader present: it just returned this position");
+        Ok(Some(Event {
+            id,
+            payload: r.payload(start, end),
+        }))
     }
 
     /// Block switch, segment switch, end of log or error.
@@ -416,17 +422,7 @@ impl Manager {
         loop {
             if let Some(r) = self.reader.as_mut() {
                 match r.next_position() {
-                    Ok(Some((id, s, e))) => {
-                        self.bytes += (e - s) as u64;
-                        let r = self
-                            .reader
-                            .as_ref()
-                            .expect("reader present: just read from it");
-                        return Ok(Some(Event {
-                            id,
-                            payload: r.payload(s, e),
-                        }));
-                    }
+                    Ok(Some((id, s, e))) => return self.deliver(id, s, e),
                     Ok(None) => {}
                     // A read-time check failed: the segment's valid data ends here, and the
                     // segment switch applies the recovery mode like any other corruption.
