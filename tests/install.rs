@@ -1,0 +1,101 @@
+//! `scripts/install.sh PREFIX` installs a usable library: the shared library under its SONAME
+//! with the development symlink, the static library, the header and a pkg-config file. This
+//! test installs into a temporary prefix and builds the README's C example against it with
+//! `pkg-config --cflags --libs wal_recovery` — dynamically and statically — and runs both.
+
+use std::path::Path;
+use std::process::Command;
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn pkg_config(prefix: &Path, args: &[&str]) -> Vec<String> {
+    let out = run(Command::new("pkg-config")
+        .args(args)
+        .arg("wal_recovery")
+        .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")));
+    out.split_whitespace().map(str::to_owned).collect()
+}
+
+#[test]
+fn install_then_build_the_readme_example_with_pkg_config() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    let prefix = tmp.path().join("prefix");
+    run(Command::new("bash")
+        .arg(root.join("scripts/install.sh"))
+        .arg(&prefix));
+
+    let lib = prefix.join("lib");
+    assert!(
+        lib.join("libwal_recovery.so.1").is_file(),
+        "shared library under its SONAME"
+    );
+    let link = std::fs::read_link(lib.join("libwal_recovery.so")).unwrap();
+    assert_eq!(link, Path::new("libwal_recovery.so.1"));
+    assert!(lib.join("libwal_recovery.a").is_file());
+    assert!(prefix.join("include/wal_recovery.h").is_file());
+    let pc = std::fs::read_to_string(lib.join("pkgconfig/wal_recovery.pc")).unwrap();
+    assert!(
+        pc.contains(&format!("Version: {}", env!("CARGO_PKG_VERSION"))),
+        "{pc}"
+    );
+
+    let cflags = pkg_config(&prefix, &["--cflags"]);
+    let libs = pkg_config(&prefix, &["--libs"]);
+    assert!(libs.iter().any(|l| l == "-lwal_recovery"), "{libs:?}");
+    let src = root.join("tests/install/readme_example.c");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+
+    // Dynamic: the program records the SONAME and finds the library through its prefix.
+    let dynamic = tmp.path().join("readme_dynamic");
+    run(Command::new(&cc)
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror"])
+        .args(&cflags)
+        .arg(&src)
+        .arg("-o")
+        .arg(&dynamic)
+        .args(&libs));
+    let needed = run(Command::new("readelf").arg("-d").arg(&dynamic));
+    assert!(needed.contains("libwal_recovery.so.1"), "{needed}");
+    let out = run(Command::new(&dynamic)
+        .arg(tmp.path().join("log-dynamic"))
+        .env("LD_LIBRARY_PATH", &lib));
+    assert!(
+        out.starts_with("applied 10000 sum 50005000 abi 1 version "),
+        "{out}"
+    );
+
+    // Static: the archive plus what `--static` says it needs.
+    let static_libs = pkg_config(&prefix, &["--static", "--libs-only-l"]);
+    let statik = tmp.path().join("readme_static");
+    run(Command::new(&cc)
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror"])
+        .args(&cflags)
+        .arg(&src)
+        .arg("-o")
+        .arg(&statik)
+        .arg(lib.join("libwal_recovery.a"))
+        .args(static_libs.iter().filter(|l| *l != "-lwal_recovery")));
+    let needed = run(Command::new("readelf").arg("-d").arg(&statik));
+    assert!(
+        !needed.contains("libwal_recovery"),
+        "statically linked: {needed}"
+    );
+    let out = run(Command::new(&statik).arg(tmp.path().join("log-static")));
+    assert!(
+        out.starts_with("applied 10000 sum 50005000 abi 1 version "),
+        "{out}"
+    );
+}
