@@ -3,7 +3,7 @@
 #   * tests/hardening_miri.rs — segment/block header encode/decode, record framing, JSON escaping;
 #   * the library's `ffi::ptr` unit tests — the C ABI's raw-pointer helpers.
 # Usage: bash scripts/miri.sh [EXTRA CARGO TEST SELECTORS...]
-#   e.g. bash scripts/miri.sh --test ffi_abi     (another pure in-memory test file)
+#   e.g. bash scripts/miri.sh --lib -- ffi::status ffi::version   (more in-memory unit tests)
 # Runs in a few minutes (most of it building Miri's sysroot once); prints "miri: ... ok".
 set -euo pipefail
 cd "$(dirname "$0")/.."

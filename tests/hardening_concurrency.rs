@@ -1,9 +1,9 @@
 //! Concurrency of the recovery pipeline — the tests `scripts/tsan.sh` runs under
 //! ThreadSanitizer: multi-segment replay with the preloader, resume mid-replay, drop
 //! mid-replay, monitoring threads taking telemetry snapshots during replay, a slowed preloader
-//! (`preload_delay`) so that the manager's synchronous fallback and its "verify a later segment
-//! while waiting" path run, tiny rings (synchronous closes), and SkipCorrupted over a damaged
-//! segment (a `Failed` message crosses the ring).
+//! (`preload_delay`) so that the manager's synchronous fallback runs and supersedes late
+//! preloader copies, the shared payload checks (replay thread from the front, preloader from the
+//! back), tiny rings (synchronous closes), and SkipCorrupted over a damaged segment.
 //!
 //! Sizes are small on purpose: under TSan everything runs 5–15× slower.
 
@@ -127,7 +127,7 @@ fn preloaded_replay_with_monitors() {
 }
 
 #[test]
-fn slowed_preloader_takes_the_fallback_and_steal_paths() {
+fn slowed_preloader_takes_the_fallback_path() {
     let f = log();
     let opts = RecoveryOptions {
         preload_delay: Duration::from_millis(2),

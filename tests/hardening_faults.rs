@@ -807,6 +807,7 @@ fn foreign_first_segment_is_never_delivered() {
     let (_tmp, dir, layout) = fresh_copy("bug3");
     let name = &layout.segs[0].name;
     fs::copy(o.foreign_sealed.join(name), dir.join(name)).expect("replace segment");
+    let first = &layout.segs[0];
     for mode in MODES {
         let out = done(guarded_replay(&dir, ropts(mode), 10_000, LIMIT));
         assert!(
@@ -814,5 +815,41 @@ fn foreign_first_segment_is_never_delivered() {
             "{mode:?}: wrong payloads for ids [{}]",
             ranges_of(&out.wrong)
         );
+        match mode {
+            // Two logs' segments in one chain: refused at open, nothing delivered.
+            RecoveryMode::Strict => {
+                assert!(out.ids.is_empty(), "strict delivered {} ids", out.ids.len());
+                let e = out.open_err.as_deref().expect("strict open must fail");
+                assert!(e.contains("broken chain"), "{e}");
+            }
+            // Stops before the foreign first segment: nothing delivered, the reason reported.
+            RecoveryMode::StopAtCorruption => {
+                assert!(out.ids.is_empty(), "stop delivered {} ids", out.ids.len());
+                let r = out.report.as_ref().expect("report");
+                assert!(
+                    r.stopped
+                        .as_deref()
+                        .is_some_and(|s| s.contains("broken chain")),
+                    "{:?}",
+                    r.stopped
+                );
+            }
+            // Skips it: its ids are reported lost; everything after is delivered.
+            RecoveryMode::SkipCorrupted => {
+                let r = out.report.as_ref().expect("report");
+                assert!(
+                    r.lost
+                        .iter()
+                        .any(|l| l.first_id == first.first && l.last_id == Some(first.end - 1)),
+                    "{:?}",
+                    r.lost
+                );
+                assert_eq!(
+                    out.ids.first().copied(),
+                    Some(first.end),
+                    "delivery starts after it"
+                );
+            }
+        }
     }
 }

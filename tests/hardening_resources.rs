@@ -12,8 +12,8 @@
 //!   reached by the replay): the replay dies by SIGBUS — the documented mmap risk
 //!   (docs/ARCHITECTURE.md, "mmap and outside interference"). Run in a child process so that only
 //!   the child dies;
-//! * a segment rewritten while mapped: delivered with the new bytes if the preloader verified it
-//!   in full before the rewrite, else caught by incremental verification (typed checksum error).
+//! * a segment rewritten while mapped: delivered with the new bytes if that block's payload had
+//!   already been checked before the rewrite, else caught by the check (typed checksum error).
 
 mod hardening_support;
 
@@ -352,9 +352,10 @@ fn truncated_while_mapped_dies_by_sigbus() {
 }
 
 /// Rewriting a mapped segment after the replay started: one payload byte of a later segment
-/// changes once the preloader has opened it. Either it was verified in full before (the replay
-/// then reads the new bytes without re-verifying: the documented mmap caveat), or it is being
-/// verified incrementally and the replay fails with a typed checksum error at that block.
+/// changes once the preloader has opened it. Either that block's payload had already been
+/// checked (the replay then reads the new bytes without re-verifying: the documented mmap
+/// caveat), or its check runs after the rewrite and the replay fails with a typed checksum error
+/// at that block.
 #[test]
 fn rewritten_while_mapped_is_delivered_or_caught() {
     let tmp = tempdir("rewrite");
@@ -396,10 +397,10 @@ fn rewritten_while_mapped_is_delivered_or_caught() {
     f.read_exact_at(&mut b, pos + 4 + 8).expect("read");
     f.write_all_at(&[b[0] ^ 0xFF], pos + 4 + 8)
         .expect("rewrite");
-    // Two documented outcomes, depending on whether the preloader had verified the segment in
-    // full before the rewrite or handed it over for incremental verification (each block is
-    // verified when the replay first reaches it): the rewritten event is delivered with its new
-    // bytes, or Strict fails at that block with a payload checksum error. Never anything else.
+    // Two documented outcomes, depending on whether the block's payload check (shared by the
+    // preloader and the replay thread) ran before or after the rewrite: the rewritten event is
+    // delivered with its new bytes, or Strict fails at that block with a payload checksum
+    // error. Never anything else.
     let mut wrong = Vec::new();
     let mut failed = None;
     loop {

@@ -246,6 +246,29 @@ impl Manager {
             .find(|&i| self.headers[i].end_id().map_or(i == k0, |e| target < e))
             .unwrap_or(k0);
         let mut target = target;
+        // Strict: sealed headers that do not form one chain from here on mean segments of two
+        // different logs. Which side is genuine cannot be told from the files, so nothing is
+        // delivered: the error names the first break.
+        if self.opts.mode == RecoveryMode::Strict {
+            if let Some((i, j)) = self.first_unchained(k) {
+                let next = self.headers[j];
+                let last_id = next.end_id().map_or(next.first_event_id, |e| e - 1);
+                self.report.continuity.push(ContinuityReport {
+                    kind: ContinuityKind::ChainBreak.as_str().into(),
+                    previous: self.plan[i].clone(),
+                    next: self.plan[j].clone(),
+                    first_id: next.first_event_id,
+                    last_id,
+                });
+                return Err(Error::Continuity {
+                    kind: ContinuityKind::ChainBreak,
+                    previous: self.plan[i].clone(),
+                    next: self.plan[j].clone(),
+                    first_id: next.first_event_id,
+                    last_id,
+                });
+            }
+        }
         // Never start inside a segment that chains with neither neighbour (another log's data).
         while self.is_foreign(k) {
             let h = self.headers[k];
@@ -605,6 +628,18 @@ impl Manager {
         };
         let first = reader.first_event_id();
         let path = reader.path().to_path_buf();
+        if self.opts.mode == RecoveryMode::SkipCorrupted
+            && x.cause.is_some()
+            && self.is_foreign(self.cur)
+        {
+            // After damage the chain cannot be followed link by link, but the headers still show
+            // this segment chains with neither neighbour: another log's data, never delivered.
+            self.report.segments_skipped.push(SkippedSegment {
+                path: path.clone(),
+                reason: "does not chain with its neighbours (replaced, or from another log)".into(),
+            });
+            return Ok((Flow::Continue, false));
+        }
         if first == x.next_id {
             if x.cause.is_none() && reader.header().prev_chain != x.chain {
                 reader.verify_remaining(); // the reported range needs the segment's end
@@ -756,6 +791,33 @@ impl Manager {
                 a.sealed && a.end_id() == Some(b.first_event_id) && b.prev_chain != a.last_chain
             }
             _ => false,
+        }
+    }
+
+    /// Walks the chain of sealed headers from plan entry `from`: at each segment's end, the
+    /// successor whose `prev_chain` is that segment's `last_chain`. Returns `(i, j)` when
+    /// segment `i` has id-contiguous successors but none chains into it (`j` is one of them):
+    /// the directory holds two logs' segments and the files cannot tell which is genuine.
+    /// Segments off the chain (strays such as a conflicting duplicate) and gaps are left to the
+    /// segment switch. From the scanned headers alone, in one pass.
+    fn first_unchained(&self, from: usize) -> Option<(usize, usize)> {
+        let mut by_first: std::collections::HashMap<u64, Vec<usize>> = Default::default();
+        for (j, h) in self.headers.iter().enumerate().skip(from + 1) {
+            by_first.entry(h.first_event_id).or_default().push(j);
+        }
+        let mut cur = from;
+        loop {
+            let h = self.headers[cur];
+            let end = h.end_id().filter(|_| h.sealed)?;
+            let succ = by_first.get(&end)?;
+            match succ
+                .iter()
+                .find(|&&j| self.headers[j].prev_chain == h.last_chain)
+            {
+                Some(&j) if j > cur => cur = j,
+                Some(_) => return None,
+                None => return Some((cur, succ[0])),
+            }
         }
     }
 

@@ -8,7 +8,9 @@ use crate::error::{Error, Result};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum RecoveryMode {
     /// Deliver every valid event in order; at the first problem, `next()` returns a typed error
-    /// describing it. A torn tail in the last, unsealed segment is the normal crash state, not a
+    /// describing it. A broken chain visible in the sealed headers (segments of two different
+    /// logs) is refused before anything is delivered, since the files cannot tell which side
+    /// is genuine. A torn tail in the last, unsealed segment is the normal crash state, not a
     /// problem.
     #[default]
     Strict,
@@ -39,8 +41,8 @@ pub struct RecoveryOptions {
     /// Behaviour on damage.
     pub mode: RecoveryMode,
     /// Segments verified ahead by the preloader (1..=64, default 3). At most
-    /// `preload_depth + 3` segments are mapped at any time (ready ones, the current one, one the
-    /// manager verified while waiting, one being closed), whatever the log size.
+    /// `preload_depth + 3` segments are mapped at any time (ready ones, the current one, one
+    /// being closed, one superseded fallback copy), whatever the log size.
     pub preload_depth: usize,
     /// Capacity of the ring of finished readers awaiting close (default 64). When full, the
     /// manager closes synchronously and counts it.
