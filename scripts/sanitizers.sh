@@ -17,7 +17,10 @@ command -v valgrind >/dev/null || { echo "sanitizers.sh: valgrind not found" >&2
 
 echo "== building the release cdylib"
 cargo build --release --lib -p wal-recovery
-lib_file="$PWD/target/release/libwal_recovery.so"
+# Where cargo put the artifacts (respects CARGO_TARGET_DIR and .cargo/config).
+target_dir="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+lib_file="${target_dir:-$PWD/target}/release/libwal_recovery.so"
+[ -f "$lib_file" ] || { echo "sanitizers.sh: $lib_file was not built" >&2; exit 1; }
 abi=$(sed -n 's/^#define WAL_RECOVERY_ABI_VERSION \([0-9]*\)$/\1/p' include/wal_recovery.h)
 [ -n "$abi" ] || { echo "sanitizers.sh: no WAL_RECOVERY_ABI_VERSION in the header" >&2; exit 1; }
 
