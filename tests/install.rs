@@ -20,8 +20,25 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `$PKG_CONFIG`, else `pkg-config`, else `pkgconf` (the same tool under its own name).
+fn pkg_config_tool() -> String {
+    if let Ok(t) = std::env::var("PKG_CONFIG") {
+        return t;
+    }
+    let found = |name: &str| {
+        Command::new(name)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    match ["pkg-config", "pkgconf"].into_iter().find(|t| found(t)) {
+        Some(t) => t.to_owned(),
+        None => panic!("neither pkg-config nor pkgconf is installed (.ci/run installs one)"),
+    }
+}
+
 fn pkg_config(prefix: &Path, args: &[&str]) -> Vec<String> {
-    let out = run(Command::new("pkg-config")
+    let out = run(Command::new(pkg_config_tool())
         .args(args)
         .arg("wal_recovery")
         .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")));
