@@ -1,10 +1,11 @@
 //! `Manager`: scans a log directory, resumes from an event id and streams events in strict id
 //! order, switching segments without doing slow I/O on the replay thread.
 //!
-//! The flow follows the original design (scan → resume → replay with segments verified ahead)
-//! but fixes what the original got wrong: end of log is a message, never a spin; the worker is
-//! stopped and joined on resume, error and drop; every gap, duplicate, overlap, broken chain,
-//! corrupt block and torn tail is detected at the segment switch and handled per
+//! The flow follows the original design (scan → resume → replay with segments prepared ahead
+//! by a background worker) but fixes what the original got wrong: end of log is a message,
+//! never a spin; the worker is stopped and joined on resume, error and drop; every gap,
+//! duplicate, overlap, broken chain, corrupt block and torn tail is detected — at open from the
+//! scanned headers where they show it, otherwise at the segment switch — handled per
 //! [`RecoveryMode`], and recorded in the [`RecoveryReport`].
 //!
 //! Hot path: `next()` is the current reader's `next()` plus a sampling countdown. Everything
@@ -318,7 +319,7 @@ impl Manager {
             target = self.headers[k].first_event_id;
         }
         // Verified incrementally: only the blocks up to the target before the first event.
-        let mut reader = open_lazily(&self.plan[k], &self.telemetry, false)?;
+        let mut reader = open_lazily(&self.plan[k], &self.telemetry)?;
         reader.verify_through(target);
         if target >= reader.end_event_id() {
             reader.verify_remaining();
@@ -1019,7 +1020,7 @@ impl Manager {
     fn open_here(&mut self, j: usize) -> Obtained {
         self.telemetry.manager.on_fallback_open();
         self.report.fallback_opens += 1;
-        match open_lazily(&self.plan[j], &self.telemetry, false) {
+        match open_lazily(&self.plan[j], &self.telemetry) {
             Ok(reader) => Obtained::Ready(reader),
             Err(error) => Obtained::Failed(error),
         }

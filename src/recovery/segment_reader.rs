@@ -2,11 +2,19 @@
 //!
 //! `open` maps the file read-only and decodes its header. Verification walks every block —
 //! block-header CRC, block index, id contiguity, chain, payload CRC, padding, bounds — and builds
-//! the sparse index (first id and offset of every block) in the same pass. It runs either all at
-//! once ([`SegmentReader::verify`], what the preloader does when it is ahead of the replay) or
-//! incrementally ([`SegmentReader::verify_lazily`]: each block is verified when the cursor first
-//! reaches it, fused with the replay over cache-hot bytes). Either way no event is returned from
-//! a block before that block has verified, and damage is found at the same place.
+//! the sparse index (first id and offset of every block) in the same pass. It runs in one of
+//! three ways, with the same checks and the same outcome:
+//!
+//! * all at once — [`SegmentReader::verify`] (tools, the writer's reopen, tests);
+//! * incrementally — [`SegmentReader::verify_lazily`]: each block is verified when the cursor
+//!   first reaches it, fused with the replay over cache-hot bytes (the resume segment, and
+//!   segments the manager maps itself);
+//! * shared — [`SegmentReader::walk_headers`]: the preloader verifies every block header ahead,
+//!   and the payload CRCs are split between the replay thread and the preloader
+//!   ([`super::payload_checks`]).
+//!
+//! No event is ever returned from a block before that block has verified, and damage is found
+//! at the same block whichever way runs.
 //!
 //! Verification stops at the first block that fails; what precedes it is the *valid prefix*,
 //! always usable, and how the segment ends is recorded as a [`SegmentEnd`]:

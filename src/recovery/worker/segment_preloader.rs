@@ -1,18 +1,23 @@
-//! `worker::SegmentPreloader`: a background thread that opens, maps and fully verifies the
-//! segments the replay will need next, and closes the ones it has finished — so the replay
-//! thread never does slow I/O.
+//! `worker::SegmentPreloader`: a background thread that prepares the segments the replay will
+//! need next and closes the ones it has finished — so the replay thread never does slow I/O.
 //!
-//! Two SPSC lock-free rings (the `rtrb` crate) connect it to the [`Manager`]:
+//! Preparing a segment means mapping it, prefaulting every page (page faults, and disk reads on
+//! a cold cache, happen here), and verifying every block header ([`open_shared`]). The payload
+//! CRCs are then shared with the replay thread through [`PayloadChecks`]: between preparations
+//! the worker checks blocks from the back of the oldest segment that still has unchecked ones,
+//! while the replay thread checks each block from the front just before reading it. See
+//! `docs/ARCHITECTURE.md` ("Shared verification") for why verification is split this way.
+//!
+//! Two SPSC lock-free rings (the `rtrb` crate) connect the worker to the [`Manager`]:
 //!
 //! * **prepared** (worker → manager), capacity `preload_depth`: [`Prepared`] messages — a
-//!   verified reader, a typed "segment failed: why", or "end of plan". The worker only starts
-//!   opening a segment when the ring has a free slot, so at most `preload_depth` verified
-//!   segments wait, plus the one being replayed and at most one being closed.
+//!   prepared reader, a typed "segment failed: why", or "end of plan". The worker only claims a
+//!   segment when the ring has a free slot, so at most `preload_depth` segments wait.
 //! * **finished** (manager → worker): exhausted readers, unmapped here off the hot path.
 //!
-//! Which segment is opened by whom is decided by one atomic *claim* counter: the worker claims
-//! plan index `i` before opening it, and the manager's synchronous fallback claims with the same
-//! compare-and-swap, so no segment is opened twice and messages arrive in plan order.
+//! Which segment the worker prepares is decided by one atomic *claim* counter, so messages
+//! arrive in plan order; each carries its plan index, so a copy that the manager's fallback
+//! superseded is recognised and closed.
 //!
 //! Nothing is inferred from timing: end of plan and failures are messages; a worker that died
 //! drops its ring producer, which the manager observes as an abandoned ring.
@@ -98,14 +103,11 @@ pub fn open_and_verify(path: &Path, telemetry: &Telemetry) -> Result<SegmentRead
     Ok(reader)
 }
 
-/// Opens one segment for incremental verification (each block verified when the replay first
-/// reaches it); `prefault` touches every page first so that replay does not take the faults.
-pub fn open_lazily(path: &Path, telemetry: &Telemetry, prefault: bool) -> Result<SegmentReader> {
+/// Opens one segment for incremental verification: each block is verified when the replay
+/// first reaches it (the resume segment, and the manager's fallback).
+pub fn open_lazily(path: &Path, telemetry: &Telemetry) -> Result<SegmentReader> {
     let mut reader = open_recorded(path, telemetry)?;
     reader.verify_lazily();
-    if prefault {
-        reader.prefault();
-    }
     Ok(reader)
 }
 
