@@ -620,24 +620,36 @@ impl SegmentReader {
                 self.next_id = e.first_event_id;
                 self.next_block += 1;
             }
-            let p = self.pos;
-            let Some(&[b0, b1, b2, b3]) = map.get(p..p + 4) else {
-                break;
-            };
-            let len = u32::from_le_bytes([b0, b1, b2, b3]) as usize;
-            let start = p + 4;
-            let Some(end) = start.checked_add(len).filter(|&e| e <= self.block_end) else {
-                break;
-            };
-            f(Event {
-                id: self.next_id,
-                payload: &map[start..end],
-            });
-            self.pos = p + record_size(len);
-            self.remaining -= 1;
-            self.next_id += 1;
-            n += 1;
-            bytes += len as u64;
+            // The records of this block, with the cursor in locals (registers) so that the
+            // callback cannot force it through memory; written back once per block.
+            let take = (self.remaining as usize).min(max - n);
+            let (mut pos, mut id, block_end) = (self.pos, self.next_id, self.block_end);
+            let mut done = 0usize;
+            while done < take {
+                let Some(&[b0, b1, b2, b3]) = map.get(pos..pos + 4) else {
+                    break;
+                };
+                let len = u32::from_le_bytes([b0, b1, b2, b3]) as usize;
+                let start = pos + 4;
+                let Some(end) = start.checked_add(len).filter(|&e| e <= block_end) else {
+                    break;
+                };
+                f(Event {
+                    id,
+                    payload: &map[start..end],
+                });
+                pos += record_size(len);
+                id += 1;
+                done += 1;
+                bytes += len as u64;
+            }
+            self.pos = pos;
+            self.next_id = id;
+            self.remaining -= done as u32;
+            n += done;
+            if done < take {
+                break; // inconsistent framing: left for peek_ok / next to report
+            }
         }
         (n, bytes)
     }
