@@ -199,24 +199,9 @@ impl Manager {
         out.replay_start_unix_ns = self.replay_start_unix_ns.get();
         out.replay_elapsed_ns = self.replay_elapsed_ns();
     }
-
-    /// Plain-data copy of the current values.
-    pub fn snapshot(&self) -> ManagerSnapshot {
-        let mut s = ManagerSnapshot::default();
-        self.copy_to(&mut s);
-        s
-    }
-
-    /// Writes the human-readable dump (see [`super::dump`]).
-    pub fn dump<W: std::fmt::Write + ?Sized>(&self, label: &str, out: &mut W) -> std::fmt::Result {
-        self.snapshot().dump(label, out)
-    }
-
-    /// Emits every metric as `<prefix>_manager_<metric>` (see [`super::collect`]).
-    pub fn collect(&self, prefix: &str, collector: &mut dyn super::Collector) {
-        self.snapshot().collect(prefix, collector)
-    }
 }
+
+super::snapshot_accessors!(Manager, ManagerSnapshot);
 
 const _: () = {
     use core::mem::{align_of, offset_of, size_of};

@@ -32,6 +32,42 @@
 //! [`Telemetry::dump`] a human-readable report; [`Telemetry::collect`] feeds
 //! any [`Collector`]; [`render_prometheus`] renders Prometheus text format.
 
+/// The `snapshot`, `dump` and `collect` methods every telemetry level has, defined once over
+/// its `copy_to` (a plain-data snapshot is what gets rendered, so a render never holds a lock
+/// or reads a counter twice).
+macro_rules! snapshot_accessors {
+    ($ty:ty, $snap:ty) => {
+        impl $ty {
+            /// Plain-data copy of the current values.
+            pub fn snapshot(&self) -> $snap {
+                let mut s = <$snap>::default();
+                self.copy_to(&mut s);
+                s
+            }
+
+            /// Writes the human-readable dump (format in [`crate::recovery::telemetry::dump`]).
+            pub fn dump<W: std::fmt::Write + ?Sized>(
+                &self,
+                label: &str,
+                out: &mut W,
+            ) -> std::fmt::Result {
+                self.snapshot().dump(label, out)
+            }
+
+            /// Emits every metric as `<prefix>_<component>_<metric>` (see
+            /// [`crate::recovery::telemetry::collect`]).
+            pub fn collect(
+                &self,
+                prefix: &str,
+                collector: &mut dyn $crate::recovery::telemetry::Collector,
+            ) {
+                self.snapshot().collect(prefix, collector)
+            }
+        }
+    };
+}
+pub(crate) use snapshot_accessors;
+
 pub mod clock;
 pub mod collect;
 pub mod dump;
@@ -89,25 +125,9 @@ impl Telemetry {
         self.segment_preloader.copy_to(&mut out.segment_preloader);
         self.manager.copy_to(&mut out.manager);
     }
-
-    /// Plain-data copy of the whole tree.
-    pub fn snapshot(&self) -> TelemetrySnapshot {
-        let mut s = TelemetrySnapshot::default();
-        self.copy_to(&mut s);
-        s
-    }
-
-    /// Writes the human-readable report (format in [`dump`]).
-    pub fn dump<W: std::fmt::Write + ?Sized>(&self, label: &str, out: &mut W) -> std::fmt::Result {
-        self.snapshot().dump(label, out)
-    }
-
-    /// Emits every metric as `<prefix>_<component>_<metric>` (see [`collect`]).
-    pub fn collect(&self, prefix: &str, collector: &mut dyn Collector) {
-        self.snapshot().collect(prefix, collector)
-    }
 }
 
+snapshot_accessors!(Telemetry, TelemetrySnapshot);
 const _: () = {
     use core::mem::{align_of, offset_of, size_of};
     type T = Telemetry;

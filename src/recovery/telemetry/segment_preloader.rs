@@ -109,24 +109,9 @@ impl SegmentPreloader {
         out.skipped_io = self.skipped_io.get();
         out.prepared_ring_full_wait_ns = self.prepared_ring_full_wait_ns.get();
     }
-
-    /// Plain-data copy of the current values.
-    pub fn snapshot(&self) -> SegmentPreloaderSnapshot {
-        let mut s = SegmentPreloaderSnapshot::default();
-        self.copy_to(&mut s);
-        s
-    }
-
-    /// Writes the human-readable dump (see [`super::dump`]).
-    pub fn dump<W: std::fmt::Write + ?Sized>(&self, label: &str, out: &mut W) -> std::fmt::Result {
-        self.snapshot().dump(label, out)
-    }
-
-    /// Emits every metric as `<prefix>_segment_preloader_<metric>` (see [`super::collect`]).
-    pub fn collect(&self, prefix: &str, collector: &mut dyn super::Collector) {
-        self.snapshot().collect(prefix, collector)
-    }
 }
+
+super::snapshot_accessors!(SegmentPreloader, SegmentPreloaderSnapshot);
 
 const _: () = {
     use core::mem::{align_of, offset_of, size_of};

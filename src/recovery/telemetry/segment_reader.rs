@@ -138,24 +138,9 @@ impl SegmentReader {
         out.torn_tails = self.torn_tails.get();
         out.bytes_verified = self.bytes_verified.get();
     }
-
-    /// Plain-data copy of the current values.
-    pub fn snapshot(&self) -> SegmentReaderSnapshot {
-        let mut s = SegmentReaderSnapshot::default();
-        self.copy_to(&mut s);
-        s
-    }
-
-    /// Writes the human-readable dump (see [`super::dump`]).
-    pub fn dump<W: std::fmt::Write + ?Sized>(&self, label: &str, out: &mut W) -> std::fmt::Result {
-        self.snapshot().dump(label, out)
-    }
-
-    /// Emits every metric as `<prefix>_segment_reader_<metric>` (see [`super::collect`]).
-    pub fn collect(&self, prefix: &str, collector: &mut dyn super::Collector) {
-        self.snapshot().collect(prefix, collector)
-    }
 }
+
+super::snapshot_accessors!(SegmentReader, SegmentReaderSnapshot);
 
 const _: () = {
     use core::mem::{align_of, offset_of, size_of};
