@@ -59,7 +59,8 @@ enum State {
 struct Expect {
     next_id: u64,
     chain: u32,
-    after: PathBuf,
+    /// Plan index of the segment just finished (its path is `plan[after]`).
+    after: usize,
     /// The previous segment ended in corruption: a following gap is that damage.
     cause: Option<String>,
 }
@@ -615,7 +616,7 @@ impl Manager {
         self.expect = Some(Expect {
             next_id: r.end_event_id().max(std::mem::take(&mut self.resume_floor)),
             chain: r.last_chain(),
-            after: r.path().to_path_buf(),
+            after: self.cur,
             cause,
         });
         Ok(Flow::Continue)
@@ -628,7 +629,9 @@ impl Manager {
             return Ok((Flow::Continue, true));
         };
         let first = reader.first_event_id();
-        let path = reader.path().to_path_buf();
+        // The plan (shared, immutable) names the segment: no allocation on the normal path.
+        let plan = Arc::clone(&self.plan);
+        let path: &Path = &plan[self.cur];
         if self.opts.mode == RecoveryMode::SkipCorrupted
             && x.cause.is_some()
             && self.is_foreign(self.cur)
@@ -636,7 +639,7 @@ impl Manager {
             // After damage the chain cannot be followed link by link, but the headers still show
             // this segment chains with neither neighbour: another log's data, never delivered.
             self.report.segments_skipped.push(SkippedSegment {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 reason: "does not chain with its neighbours (replaced, or from another log)".into(),
             });
             return Ok((Flow::Continue, false));
@@ -647,7 +650,7 @@ impl Manager {
                 let e = self.continuity(
                     ContinuityKind::ChainBreak,
                     &x,
-                    &path,
+                    path,
                     first,
                     reader.end_event_id().max(first + 1) - 1,
                 );
@@ -657,7 +660,7 @@ impl Manager {
                         // SkipCorrupted: a segment that chains with neither neighbour holds
                         // another log's data; its ids are lost, never delivered.
                         self.report.segments_skipped.push(SkippedSegment {
-                            path,
+                            path: path.to_path_buf(),
                             reason:
                                 "does not chain with its neighbours (replaced, or from another log)"
                                     .into(),
@@ -677,7 +680,7 @@ impl Manager {
         }
         if first > x.next_id {
             let (lo, hi) = (x.next_id, first - 1);
-            let e = self.continuity(ContinuityKind::Gap, &x, &path, lo, hi);
+            let e = self.continuity(ContinuityKind::Gap, &x, path, lo, hi);
             let flow = self.problem(e)?;
             if let Flow::Continue = flow {
                 self.report.lost.push(LostRange {
@@ -686,11 +689,11 @@ impl Manager {
                     reason: x.cause.clone().unwrap_or_else(|| {
                         format!(
                             "missing segment between {} and {}",
-                            x.after.display(),
+                            self.plan[x.after].display(),
                             path.display()
                         )
                     }),
-                    path: Some(x.after.clone()),
+                    path: Some(self.plan[x.after].clone()),
                 });
             }
             return Ok((flow, true));
@@ -708,11 +711,11 @@ impl Manager {
         } else {
             ContinuityKind::Overlap
         };
-        let e = self.continuity(kind, &x, &path, first, overlap_last);
+        let e = self.continuity(kind, &x, path, first, overlap_last);
         let flow = self.problem(e)?;
         self.report.duplicates.push(DuplicateReport {
-            kept: x.after.clone(),
-            other: path.clone(),
+            kept: self.plan[x.after].clone(),
+            other: path.to_path_buf(),
             first_id: first,
             last_id: overlap_last,
             identical: false,
@@ -722,7 +725,7 @@ impl Manager {
         }
         if end <= x.next_id {
             self.report.segments_skipped.push(SkippedSegment {
-                path,
+                path: path.to_path_buf(),
                 reason: format!("holds only ids {first}..{end} already replayed"),
             });
             // Keep expecting what we expected before this segment.
@@ -745,14 +748,14 @@ impl Manager {
     ) -> Error {
         self.report.continuity.push(ContinuityReport {
             kind: kind.as_str().into(),
-            previous: x.after.clone(),
+            previous: self.plan[x.after].clone(),
             next: next.to_path_buf(),
             first_id,
             last_id,
         });
         Error::Continuity {
             kind,
-            previous: x.after.clone(),
+            previous: self.plan[x.after].clone(),
             next: next.to_path_buf(),
             first_id,
             last_id,
@@ -908,7 +911,7 @@ impl Manager {
                     first_id: x.next_id,
                     last_id: sealed_last.filter(|&l| l >= x.next_id),
                     reason: cause,
-                    path: Some(x.after),
+                    path: Some(self.plan[x.after].clone()),
                 });
             }
         }
