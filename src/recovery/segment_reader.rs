@@ -46,7 +46,7 @@ use crate::error::{Corruption, CorruptionKind, Error, Result};
 use crate::segment::block::BlockHeader;
 use crate::segment::bytes::header_at;
 use crate::segment::header::SegmentHeader;
-use crate::segment::{record, record_size, BLOCK_ALIGN, HEADER_BYTES};
+use crate::segment::{record, BLOCK_ALIGN, HEADER_BYTES};
 
 /// Where an unsealed segment's valid data stops because its last write was torn.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -512,15 +512,8 @@ impl SegmentReader {
         if self.remaining == 0 {
             return None;
         }
-        let p = self.pos;
-        let len_bytes: [u8; 4] = self.map.get(p..p + 4)?.try_into().ok()?;
-        let len = u32::from_le_bytes(len_bytes) as usize;
-        let start = p + 4;
-        let end = start.checked_add(len)?;
-        if end > self.block_end {
-            return None;
-        }
-        self.pos = p + record_size(len);
+        let (start, end, next) = record::decode_at(self.map.get(..self.block_end)?, self.pos)?;
+        self.pos = next;
         self.remaining -= 1;
         let id = self.next_id;
         self.next_id += 1;
@@ -623,25 +616,23 @@ impl SegmentReader {
             // The records of this block, with the cursor in locals (registers) so that the
             // callback cannot force it through memory; written back once per block.
             let take = (self.remaining as usize).min(max - n);
-            let (mut pos, mut id, block_end) = (self.pos, self.next_id, self.block_end);
+            let Some(block) = map.get(..self.block_end) else {
+                break;
+            };
+            let (mut pos, mut id) = (self.pos, self.next_id);
             let mut done = 0usize;
             while done < take {
-                let Some(&[b0, b1, b2, b3]) = map.get(pos..pos + 4) else {
-                    break;
-                };
-                let len = u32::from_le_bytes([b0, b1, b2, b3]) as usize;
-                let start = pos + 4;
-                let Some(end) = start.checked_add(len).filter(|&e| e <= block_end) else {
+                let Some((start, end, next)) = record::decode_at(block, pos) else {
                     break;
                 };
                 f(Event {
                     id,
-                    payload: &map[start..end],
+                    payload: &block[start..end],
                 });
-                pos += record_size(len);
+                pos = next;
                 id += 1;
                 done += 1;
-                bytes += len as u64;
+                bytes += (end - start) as u64;
             }
             self.pos = pos;
             self.next_id = id;

@@ -12,18 +12,18 @@ pub fn encode_into(buf: &mut Vec<u8>, payload: &[u8]) {
     buf.resize(start + record_size(payload.len()), 0);
 }
 
-/// Decodes the record at `pos` of `block` (a payload slice): returns the payload's range and the
-/// position of the next record, or `None` when the length prefix or payload overruns the block.
+/// Decodes the record at `pos` of `block` (a slice that ends where the record's block ends):
+/// returns the payload's range and the position of the next record, or `None` when the length
+/// prefix or payload overruns the block. The one decoder every reader path uses.
 #[inline]
 pub fn decode_at(block: &[u8], pos: usize) -> Option<(usize, usize, usize)> {
-    let len_bytes: [u8; 4] = block.get(pos..pos.checked_add(4)?)?.try_into().ok()?;
-    let len = u32::from_le_bytes(len_bytes) as usize;
+    let len = u32::from_le_bytes(*block.get(pos..)?.first_chunk::<4>()?) as usize;
     let start = pos + 4;
     let end = start.checked_add(len)?;
     if end > block.len() {
         return None;
     }
-    // Cannot overflow: end <= block.len() <= 16 MiB.
+    // Cannot overflow: end <= block.len() <= isize::MAX, and the padding adds at most 7.
     let next = pos + record_size(len);
     Some((start, end, next))
 }
