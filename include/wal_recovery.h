@@ -95,7 +95,8 @@ enum wal_status
      */
     WAL_ERR_LOCKED = 103,
     /*
-     The background segment preloader thread panicked.
+     Reserved, never returned: a panic of the background preloader is survived (replay
+     continues synchronously) and reported as `worker_panic` in the report JSON.
      */
     WAL_ERR_WORKER_PANICKED = 104,
     /*

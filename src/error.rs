@@ -224,8 +224,6 @@ pub enum Error {
     WriterFailed(String),
     /// Another writer holds the directory.
     DirectoryLocked(PathBuf),
-    /// The background preloader thread panicked.
-    WorkerPanicked(String),
 }
 
 impl Error {
@@ -313,7 +311,6 @@ impl Error {
             Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
             Error::WriterFailed(m) => Error::WriterFailed(m.clone()),
             Error::DirectoryLocked(p) => Error::DirectoryLocked(p.clone()),
-            Error::WorkerPanicked(m) => Error::WorkerPanicked(m.clone()),
         }
     }
 
@@ -394,7 +391,6 @@ impl fmt::Display for Error {
             Error::DirectoryLocked(p) => {
                 write!(f, "another writer holds the log directory {}", p.display())
             }
-            Error::WorkerPanicked(m) => write!(f, "segment preloader thread panicked: {m}"),
         }
     }
 }

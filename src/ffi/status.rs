@@ -57,7 +57,8 @@ pub enum wal_status {
     WAL_ERR_NOT_A_DIRECTORY = 102,
     /// Another writer holds the log directory.
     WAL_ERR_LOCKED = 103,
-    /// The background segment preloader thread panicked.
+    /// Reserved, never returned: a panic of the background preloader is survived (replay
+    /// continues synchronously) and reported as `worker_panic` in the report JSON.
     WAL_ERR_WORKER_PANICKED = 104,
 
     /// A segment could not be used at all (unreadable, or its header is invalid) and event ids
@@ -196,7 +197,6 @@ impl wal_status {
             Error::InvalidArgument(_) => WAL_ERR_INVALID_ARGUMENT,
             Error::WriterFailed(_) => WAL_ERR_WRITER_FAILED,
             Error::DirectoryLocked(_) => WAL_ERR_LOCKED,
-            Error::WorkerPanicked(_) => WAL_ERR_WORKER_PANICKED,
             _ => WAL_ERR_INTERNAL,
         }
     }
@@ -600,7 +600,6 @@ mod tests {
             (Error::InvalidArgument("x".into()), WAL_ERR_INVALID_ARGUMENT),
             (Error::WriterFailed("x".into()), WAL_ERR_WRITER_FAILED),
             (Error::DirectoryLocked(p()), WAL_ERR_LOCKED),
-            (Error::WorkerPanicked("x".into()), WAL_ERR_WORKER_PANICKED),
             (continuity(ContinuityKind::Gap), WAL_ERR_GAP),
             (
                 continuity(ContinuityKind::ConflictingDuplicate),

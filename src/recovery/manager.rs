@@ -374,6 +374,7 @@ impl Manager {
                 plan: Arc::clone(&self.plan),
                 start: k + 1,
                 delay: self.opts.preload_delay,
+                panic_at: self.opts.preload_panic_at,
             };
             let (worker, prepared, finished) = SegmentPreloader::start(
                 cfg,
@@ -986,10 +987,7 @@ impl Manager {
                         Err(_) => break,
                     }
                 }
-                if let Some(p) = pipe.worker.panic_message() {
-                    self.report.worker_panic = Some(p);
-                }
-                self.stop_pipe();
+                self.stop_pipe(); // joins it, and records its panic message if it died
                 return self.open_here(j);
             }
             // A segment the worker has claimed is being prepared: give it longer before doing
@@ -1049,9 +1047,15 @@ impl Manager {
         self.report.sync_closes += 1;
     }
 
+    /// Stops and joins the worker. A worker that died records its panic in the report here,
+    /// after the join: its message is stored only once its unwinding (which abandons the rings)
+    /// has finished.
     fn stop_pipe(&mut self) {
         if let Some(mut p) = self.pipe.take() {
             p.worker.stop();
+            if let Some(msg) = p.worker.panic_message() {
+                self.report.worker_panic.get_or_insert(msg);
+            }
             // Rings (and any readers in them) drop here, after the worker has been joined.
         }
     }

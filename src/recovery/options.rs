@@ -57,6 +57,10 @@ pub struct RecoveryOptions {
     /// Test hook: the preloader sleeps this long before each open. Zero in production.
     #[doc(hidden)]
     pub preload_delay: Duration,
+    /// Test hook: the preloader panics instead of preparing its N-th segment (from 1), to test
+    /// that a dying worker is survived. `None` in production.
+    #[doc(hidden)]
+    pub preload_panic_at: Option<usize>,
 }
 
 impl Default for RecoveryOptions {
@@ -69,6 +73,7 @@ impl Default for RecoveryOptions {
             fallback_after: Duration::from_millis(1),
             next_event_sample_every: super::telemetry::DEFAULT_NEXT_EVENT_SAMPLE_EVERY,
             preload_delay: Duration::ZERO,
+            preload_panic_at: None,
         }
     }
 }

@@ -191,6 +191,8 @@ pub struct PreloadConfig {
     pub start: usize,
     /// Artificial delay before each open (tests of the fallback path).
     pub delay: Duration,
+    /// Panic instead of preparing the N-th segment (tests of a dying worker).
+    pub panic_at: Option<usize>,
 }
 
 impl SegmentPreloader {
@@ -290,6 +292,7 @@ fn run(
 ) {
     let w = &telemetry.segment_preloader;
     let mut sent_end = false;
+    let mut prepared_count = 0usize;
     let mut full_since: Option<u64> = None;
     // Payload checks of the segments handed over, oldest first: worked on from the back while
     // there is nothing more urgent to do.
@@ -315,6 +318,10 @@ fn run(
             } else if shared.try_claim(i) {
                 if !cfg.delay.is_zero() {
                     thread::sleep(cfg.delay);
+                }
+                prepared_count += 1;
+                if cfg.panic_at == Some(prepared_count) {
+                    panic!("test hook: preloader panics at its segment {prepared_count}");
                 }
                 let start = now_ns();
                 let opened = open_shared(&cfg.plan[i], telemetry).map(|(reader, checks)| {
