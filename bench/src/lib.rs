@@ -308,7 +308,8 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     std::fs::create_dir_all(&cfg.out_dir)
         .with_context(|| format!("create {}", cfg.out_dir.display()))?;
     let mut charts = Vec::new();
-    let rows: Vec<(String, f64)> = results
+    // One throughput chart per phase (warm, cold), drawn only when the phase has rows.
+    let warm: Vec<(String, f64)> = results
         .iter()
         .filter_map(|r| {
             r.throughput
@@ -316,35 +317,23 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
                 .map(|t| (r.name.clone(), t.m_events_s_median))
         })
         .collect();
-    if !rows.is_empty() {
-        let path = cfg.out_dir.join(REPLAY_CHART);
+    let cold: Vec<(String, f64)> = cold_replays
+        .iter()
+        .filter_map(|r| {
+            r.throughput
+                .as_ref()
+                .map(|t| (r.name.clone(), t.m_events_s_median))
+        })
+        .collect();
+    for (rows, phase, file) in [(warm, "Warm", REPLAY_CHART), (cold, "Cold", COLD_CHART)] {
+        if rows.is_empty() {
+            continue;
+        }
+        let path = cfg.out_dir.join(file);
         chart::throughput_chart(
             &rows,
             &format!(
-                "Warm replay, {} x {} B events (median of {})",
-                events.count(),
-                events.payload_size(),
-                cfg.reps
-            ),
-            "M events/s",
-            &path,
-        )?;
-        charts.push(path);
-    }
-    let cold_rows: Vec<(String, f64)> = cold_replays
-        .iter()
-        .filter_map(|r| {
-            r.throughput
-                .as_ref()
-                .map(|t| (r.name.clone(), t.m_events_s_median))
-        })
-        .collect();
-    if !cold_rows.is_empty() {
-        let path = cfg.out_dir.join(COLD_CHART);
-        chart::throughput_chart(
-            &cold_rows,
-            &format!(
-                "Cold replay, {} x {} B events (median of {})",
+                "{phase} replay, {} x {} B events (median of {})",
                 events.count(),
                 events.payload_size(),
                 cfg.reps
