@@ -29,6 +29,9 @@ use super::worker::segment_preloader::{
 use crate::error::{ContinuityKind, Error, Result};
 use crate::segment::header::SegmentHeader;
 
+/// Why a segment that chains with neither neighbour is never delivered.
+const FOREIGN: &str = "does not chain with its neighbours (replaced, or from another log)";
+
 /// Spins before yielding while waiting for the preloader.
 const SPINS: u32 = 256;
 /// A segment the preloader has already claimed gets this many times `fallback_after` before the
@@ -298,16 +301,11 @@ impl Manager {
                 return Ok(());
             }
             let path = self.plan[k].clone();
-            self.report.segments_skipped.push(SkippedSegment {
-                path: path.clone(),
-                reason: "does not chain with its neighbours (replaced, or from another log)".into(),
-            });
+            self.skip_foreign(&path);
             self.report.lost.push(LostRange {
                 first_id: target,
                 last_id: Some(h.last_event_id),
-                reason:
-                    "segment does not chain with its neighbours (replaced, or from another log)"
-                        .into(),
+                reason: format!("segment {FOREIGN}"),
                 path: Some(path),
             });
             if k + 1 >= self.plan.len() {
@@ -639,10 +637,7 @@ impl Manager {
         {
             // After damage the chain cannot be followed link by link, but the headers still show
             // this segment chains with neither neighbour: another log's data, never delivered.
-            self.report.segments_skipped.push(SkippedSegment {
-                path: path.to_path_buf(),
-                reason: "does not chain with its neighbours (replaced, or from another log)".into(),
-            });
+            self.skip_foreign(path);
             return Ok((Flow::Continue, false));
         }
         if first == x.next_id {
@@ -660,12 +655,7 @@ impl Manager {
                     if self.is_foreign(self.cur) {
                         // SkipCorrupted: a segment that chains with neither neighbour holds
                         // another log's data; its ids are lost, never delivered.
-                        self.report.segments_skipped.push(SkippedSegment {
-                            path: path.to_path_buf(),
-                            reason:
-                                "does not chain with its neighbours (replaced, or from another log)"
-                                    .into(),
-                        });
+                        self.skip_foreign(path);
                         let mut x = x;
                         x.cause = Some(format!(
                             "segment {} does not chain with its neighbours",
@@ -786,6 +776,14 @@ impl Manager {
                 Ok(Flow::Continue)
             }
         }
+    }
+
+    /// Records that the segment at `path` is skipped as another log's data (see [`FOREIGN`]).
+    fn skip_foreign(&mut self, path: &Path) {
+        self.report.segments_skipped.push(SkippedSegment {
+            path: path.to_path_buf(),
+            reason: FOREIGN.into(),
+        });
     }
 
     /// Whether sealed segment `i` and the next one are id-contiguous but not chained: the next
