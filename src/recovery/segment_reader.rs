@@ -237,7 +237,7 @@ impl SegmentReader {
 
     /// Verifies the next block; false once verification is complete.
     fn step(&mut self) -> bool {
-        if let Some(sh) = self.shared.clone() {
+        if self.shared.is_some() {
             // Every block with a valid header is indexed already; what remains is their
             // payload checks, in order.
             let b = self.progress.block_no as usize;
@@ -245,7 +245,7 @@ impl SegmentReader {
                 self.finish_shared();
                 return false;
             }
-            if sh.ensure(b) == Checked::Bad {
+            if self.payload_check(b) == Checked::Bad {
                 self.fail_payload_at(b);
                 return false;
             }
@@ -307,6 +307,11 @@ impl SegmentReader {
         let checks = Arc::new(PayloadChecks::new(Arc::clone(&self.map), blocks));
         self.shared = Some(Arc::clone(&checks));
         checks
+    }
+
+    /// Shared verification: block `b`'s payload check (done here unless the preloader has it).
+    fn payload_check(&self, b: usize) -> Checked {
+        self.shared.as_ref().map_or(Checked::Bad, |sh| sh.ensure(b))
     }
 
     fn finish_shared(&mut self) {
@@ -454,13 +459,13 @@ impl SegmentReader {
         if self.pos != self.block_end {
             return Err(self.framing_error());
         }
-        if let Some(sh) = self.shared.clone() {
+        if self.shared.is_some() {
             let b = self.next_block;
             if b >= self.index.len() {
                 self.finish_shared();
                 return Ok(false);
             }
-            if sh.ensure(b) == Checked::Bad {
+            if self.payload_check(b) == Checked::Bad {
                 self.fail_payload_at(b);
                 return Ok(false);
             }
