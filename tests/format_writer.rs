@@ -11,7 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use format_support::*;
 use wal_recovery::recovery::segment_reader::{SegmentEnd, SegmentReader};
 use wal_recovery::segment::{
-    naming, record_size, BLOCK_ALIGN, CHAIN_SEED, HEADER_BYTES, MAX_BLOCK_PAYLOAD, MAX_EVENT_BYTES,
+    naming, record_size, BLOCK_ALIGN, CHAIN_SEED, HEADER_BYTES, HUGE_PAGE_BYTES, MAX_BLOCK_PAYLOAD,
+    MAX_EVENT_BYTES,
 };
 use wal_recovery::{Error, Writer, WriterOptions};
 
@@ -504,4 +505,70 @@ fn writer_rolls_segments_and_blocks_at_configured_sizes() {
             );
         }
     }
+}
+
+/// Complete blocks are written in chunks that end at multiples of 2 MiB of the file
+/// ([`HUGE_PAGE_BYTES`]), so the page cache can hold segments in 2 MiB folios: between those
+/// boundaries the file does not grow; `flush` writes everything appended; `sync`, rolling and
+/// `close` do too.
+#[test]
+fn blocks_are_written_in_chunks_ending_at_2_mib_boundaries() {
+    let tmp = fast_tempdir();
+    let dir = tmp.path().join("log");
+    let chunk = HUGE_PAGE_BYTES as u64;
+    let mut w = Writer::open(&dir, wopts(16 * chunk, 64 << 10)).expect("open");
+    let seg = dir.join(naming::file_name(1));
+    let payload = [7u8; 1000]; // record 1008 bytes: 65 per 64 KiB block
+    let mut lens = Vec::new();
+    let mut appended = 0u64;
+    // About 5 MiB of events: at least two boundaries crossed.
+    while appended < 5 * chunk {
+        w.append(&payload).expect("append");
+        appended += 1008;
+        if seg.exists() {
+            lens.push(file_len(&seg));
+        }
+    }
+    // Only the header until the first boundary, then exactly multiples of 2 MiB.
+    assert!(lens.contains(&(HEADER_BYTES as u64)), "header-only phase");
+    assert!(
+        lens.contains(&chunk),
+        "first chunk written: {:?}",
+        lens.last()
+    );
+    assert!(lens.contains(&(2 * chunk)), "second chunk written");
+    for &l in &lens {
+        assert!(
+            l == HEADER_BYTES as u64 || l % chunk == 0,
+            "file length {l} is neither the header nor a 2 MiB multiple"
+        );
+    }
+    let events = w.next_event_id() - 1;
+    let before_flush = file_len(&seg);
+    w.flush().expect("flush");
+    let after_flush = file_len(&seg);
+    assert!(
+        after_flush > before_flush,
+        "flush wrote the buffered blocks"
+    );
+    // Everything appended is in the file now: a reader (the segment is unsealed) sees it all.
+    let mut r = SegmentReader::open_verified(&seg).expect("open");
+    assert_eq!(r.end(), &SegmentEnd::Clean);
+    assert_eq!(r.event_count(), events);
+    let mut n = 0;
+    while let Some(e) = r.next().expect("next") {
+        assert_eq!(e.payload, &payload[..]);
+        n += 1;
+    }
+    assert_eq!(n, events);
+    drop(r);
+    // Appends after a flush are buffered again until the next boundary; close writes them.
+    for _ in 0..10 {
+        w.append(&payload).expect("append");
+    }
+    assert_eq!(file_len(&seg), after_flush, "ten events stay buffered");
+    w.close().expect("close");
+    let r = SegmentReader::open_verified(&seg).expect("open");
+    assert!(r.header().sealed);
+    assert_eq!(r.event_count(), events + 10);
 }

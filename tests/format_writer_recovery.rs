@@ -34,15 +34,17 @@ impl Snapshot {
         unsynced: usize,
         max_len: u64,
     ) -> Snapshot {
-        Self::take_until(opts, seed, synced, max_len, |_, n| n < unsynced)
+        Self::take_until(opts, seed, synced, max_len, false, |_, n| n < unsynced)
     }
 
-    /// As [`Self::take`], appending unsynced events while `more(live dir, appended so far)`.
+    /// As [`Self::take`], appending unsynced events while `more(live dir, appended so far)`;
+    /// with `watch_files`, each is flushed before `more` looks at the files.
     fn take_until(
         opts: WriterOptions,
         seed: u64,
         synced: usize,
         max_len: u64,
+        watch_files: bool,
         more: impl Fn(&Path, usize) -> bool,
     ) -> Snapshot {
         let tmp = fast_tempdir();
@@ -60,6 +62,11 @@ impl Snapshot {
         while more(&live, n) {
             append_random(&mut w, &mut log, &mut rng, seed, 1, max_len);
             n += 1;
+            if watch_files {
+                // The writer buffers blocks up to a 2 MiB boundary of the file; a predicate
+                // that watches the files needs them written.
+                w.flush().expect("flush");
+            }
         }
         w.flush().expect("flush");
         copy_wal_files(&live, &base);
@@ -223,7 +230,7 @@ fn crash_in_a_segment_created_after_the_last_sync() {
         block_bytes: 256,
         first_event_id: 1,
     };
-    let snap = Snapshot::take_until(opts, 0xC2A5_0002, 60, 120, |live, _| {
+    let snap = Snapshot::take_until(opts, 0xC2A5_0002, 60, 120, true, |live, _| {
         let files = wal_files(live);
         files.len() < 3 || file_len(files.last().expect("file")) < 4000
     });

@@ -1,8 +1,13 @@
 //! The recorder: appends events to segment files in the [`crate::segment`] format.
 //!
 //! Engines, tests and benchmarks need a writer that produces exactly what the reader expects.
-//! Records are packed into an in-memory block; a full block is written with one `write` at the
-//! end of the current segment. Durability is explicit: [`Writer::sync`] makes everything appended
+//! Records are packed into an in-memory block; a full block joins the segment's write buffer,
+//! which is written with one `write` whenever it reaches a multiple of 2 MiB of the file
+//! ([`HUGE_PAGE_BYTES`]), and by [`Writer::flush`], [`Writer::sync`], rolling and closing. Writes
+//! that cover whole aligned 2 MiB ranges let the kernel keep the segment in 2 MiB page-cache
+//! folios, which the reader then maps with one page-table entry each instead of 512 (measured:
+//! prefault, TLB misses and unmapping of a 64 MiB segment are 15–40x cheaper; see
+//! `docs/ARCHITECTURE.md`, "Page-cache folios"). Durability is explicit: [`Writer::sync`] makes everything appended
 //! so far durable (`fdatasync`, plus `fsync` of the directory after a segment was created). A
 //! segment is sealed — its header rewritten with totals and its last chain value — when the
 //! writer rolls to the next one or closes.
@@ -31,7 +36,8 @@ use crate::recovery::segment_reader::{SegmentEnd, SegmentReader};
 use crate::segment::block::BlockHeader;
 use crate::segment::header::SegmentHeader;
 use crate::segment::{
-    naming, record, record_size, BLOCK_ALIGN, CHAIN_SEED, HEADER_BYTES, MAX_EVENT_BYTES,
+    naming, record, record_size, BLOCK_ALIGN, CHAIN_SEED, HEADER_BYTES, HUGE_PAGE_BYTES,
+    MAX_EVENT_BYTES,
 };
 
 /// The segment currently being appended to.
@@ -40,7 +46,10 @@ struct OpenSegment {
     file: File,
     path: PathBuf,
     header: SegmentHeader,
+    /// Length including the blocks still in the write buffer.
     len: u64,
+    /// Bytes written to the file so far; the write buffer holds `written..len`.
+    written: u64,
     blocks: u32,
 }
 
@@ -60,6 +69,8 @@ pub struct Writer {
     block: Vec<u8>,
     block_first_id: u64,
     block_events: u32,
+    /// Complete blocks not yet written: bytes `written..len` of the open segment.
+    pending: Vec<u8>,
     dir_dirty: bool,
     failed: Option<String>,
 }
@@ -104,6 +115,7 @@ impl Writer {
             next_id: opts.first_event_id,
             block_first_id: opts.first_event_id,
             block_events: 0,
+            pending: Vec::new(),
             dir_dirty: false,
             failed: None,
             opts,
@@ -231,7 +243,7 @@ impl Writer {
             && (used + record_size(payload.len()) > self.opts.block_bytes as usize
                 || self.block_events == u32::MAX)
         {
-            self.flush()?;
+            self.end_block()?;
         }
         if self.block_events == 0 {
             self.block_first_id = id;
@@ -252,9 +264,22 @@ impl Writer {
         &self.dir
     }
 
-    /// Writes the block being filled (if any) to the current segment, rolling to a new segment
-    /// first when it would exceed the target size. Not durable until [`Self::sync`].
+    /// Writes every appended event to the current segment file (ending the block being
+    /// filled, rolling to a new segment first when it would exceed the target size), so that
+    /// readers see them and a crash of this process cannot lose them. Not durable against a
+    /// crash of the machine until [`Self::sync`].
     pub fn flush(&mut self) -> Result<()> {
+        self.end_block()?;
+        let r = self.write_pending();
+        match r {
+            Ok(()) => Ok(()),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// Ends the block being filled (if any): it joins the write buffer, which is written out if
+    /// it now reaches a 2 MiB boundary of the file.
+    fn end_block(&mut self) -> Result<()> {
         self.check_ok()?;
         if self.block_events == 0 {
             return Ok(());
@@ -262,6 +287,37 @@ impl Writer {
         match self.write_block() {
             Ok(()) => Ok(()),
             Err(e) => self.fail(e),
+        }
+    }
+
+    /// Writes the buffered blocks of the open segment up to `upto` (a file offset between
+    /// `written` and `len`), keeping the rest buffered.
+    fn write_pending_upto(&mut self, upto: u64) -> Result<()> {
+        let Some(seg) = self.segment.as_mut() else {
+            return Ok(());
+        };
+        let n = usize::try_from(upto.saturating_sub(seg.written)).unwrap_or(usize::MAX);
+        let Some(bytes) = self.pending.get(..n) else {
+            return Err(Error::WriterFailed(
+                "write buffer shorter than its range".into(),
+            ));
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        seg.file
+            .write_all_at(bytes, seg.written)
+            .map_err(|e| Error::io("write blocks", &seg.path, e))?;
+        seg.written = upto;
+        self.pending.drain(..n);
+        Ok(())
+    }
+
+    /// Writes every buffered block of the open segment.
+    fn write_pending(&mut self) -> Result<()> {
+        match &self.segment {
+            Some(seg) => self.write_pending_upto(seg.len),
+            None => Ok(()),
         }
     }
 
@@ -292,15 +348,18 @@ impl Writer {
         );
         self.block[..HEADER_BYTES].copy_from_slice(&bh.encode());
         self.block.resize(total, 0);
-        seg.file
-            .write_all_at(&self.block, seg.len)
-            .map_err(|e| Error::io("write block", &seg.path, e))?;
+        self.pending.extend_from_slice(&self.block);
         seg.len += total as u64;
         seg.blocks += 1;
         self.chain = bh.chain;
         self.block.truncate(HEADER_BYTES);
         self.block_events = 0;
         self.block_first_id = self.next_id;
+        // Write out whole 2 MiB ranges of the file as soon as they are complete.
+        let boundary = seg.len - seg.len % HUGE_PAGE_BYTES as u64;
+        if boundary > seg.written {
+            self.write_pending_upto(boundary)?;
+        }
         Ok(())
     }
 
@@ -339,6 +398,7 @@ impl Writer {
             path,
             header,
             len: HEADER_BYTES as u64,
+            written: HEADER_BYTES as u64,
             blocks: 0,
         });
         Ok(())
@@ -346,6 +406,7 @@ impl Writer {
 
     /// Seals the open segment: header rewritten with totals, then fdatasync.
     fn seal_current(&mut self) -> Result<()> {
+        self.write_pending()?;
         let Some(seg) = self.segment.take() else {
             return Ok(());
         };
@@ -390,6 +451,7 @@ impl Writer {
     }
 
     fn sync_inner(&mut self) -> Result<()> {
+        self.write_pending()?;
         if let Some(seg) = &self.segment {
             seg.file
                 .sync_data()

@@ -37,7 +37,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use memmap2::Mmap;
+use memmap2::{Advice, Mmap};
 
 use super::event::Event;
 use super::payload_checks::{Checked, PayloadBlock, PayloadChecks};
@@ -46,7 +46,7 @@ use crate::error::{Corruption, CorruptionKind, Error, Result};
 use crate::segment::block::BlockHeader;
 use crate::segment::bytes::header_at;
 use crate::segment::header::SegmentHeader;
-use crate::segment::{record, BLOCK_ALIGN, HEADER_BYTES};
+use crate::segment::{record, BLOCK_ALIGN, HEADER_BYTES, HUGE_PAGE_BYTES};
 
 /// Where an unsealed segment's valid data stops because its last write was torn.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -156,6 +156,12 @@ impl SegmentReader {
         // through the map is bounds-checked, so a changed length cannot cause out-of-bounds reads.
         let map = Arc::new(unsafe { Mmap::map(&file) }.map_err(|e| Error::io("mmap", &path, e))?);
         drop(file); // the mapping keeps the pages; free the descriptor now (low ulimit -n)
+        if map.len() >= HUGE_PAGE_BYTES {
+            // Advice only, so a refusal (no THP in this kernel) changes nothing: reads that
+            // fault pages in from disk then allocate 2 MiB page-cache folios, which are mapped
+            // with one page-table entry each (fewer faults, TLB misses and a cheaper munmap).
+            let _ = map.advise(Advice::HugePage);
+        }
         let raw = header_at(&map, 0).ok_or_else(|| {
             Error::corrupt(
                 &path,
@@ -364,14 +370,23 @@ impl SegmentReader {
         self.progress.ns + self.shared.as_ref().map_or(0, |sh| sh.ns())
     }
 
-    /// Touches one byte of every page of the mapping so that page faults (and, on a cold cache,
-    /// disk reads) happen on the calling thread rather than during replay.
-    pub fn prefault(&self) -> u8 {
+    /// Fills the mapping's page tables now, so that page faults (and, on a cold cache, disk
+    /// reads) happen on the calling thread rather than during replay.
+    ///
+    /// One `madvise(MADV_POPULATE_READ)` (Linux ≥ 5.14) does it inside the kernel; where that
+    /// is refused, one byte of every page is touched instead. With the huge-page hint given at
+    /// [`Self::open`], page-cache folios of 2 MiB are mapped with one entry each: measured on a
+    /// 64 MiB segment, 0.05–0.17 ms against 2.5–3.1 ms for 4 KiB–64 KiB folios (see
+    /// `docs/ARCHITECTURE.md`, "Page-cache folios").
+    pub fn prefault(&self) {
+        if self.map.advise(Advice::PopulateRead).is_ok() {
+            return;
+        }
         let mut acc = 0u8;
         for b in self.map.iter().step_by(4096) {
             acc ^= *b;
         }
-        std::hint::black_box(acc)
+        std::hint::black_box(acc);
     }
 
     fn corruption(

@@ -33,6 +33,11 @@ pub const MAX_BLOCK_PAYLOAD: usize = 16 * 1024 * 1024;
 pub const MAX_EVENT_BYTES: usize = MAX_BLOCK_PAYLOAD - 4;
 /// Chain value a log's very first segment starts from.
 pub const CHAIN_SEED: u32 = 0;
+/// Not part of the format: the huge-page size (one PMD on x86-64 and arm64). The writer writes
+/// segments in chunks ending at multiples of it, so the page cache holds them in folios of this
+/// size, and the reader asks for such folios when it maps a segment; one page-table entry then
+/// maps 2 MiB (see `docs/ARCHITECTURE.md`, "Page-cache folios").
+pub const HUGE_PAGE_BYTES: usize = 2 << 20;
 
 /// Rounds `n` up to a multiple of `align` (a power of two); `None` on overflow.
 #[inline]
