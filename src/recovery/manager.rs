@@ -24,7 +24,7 @@ use super::scan::{scan_dir, Scan};
 use super::segment_reader::{SegmentEnd, SegmentReader};
 use super::telemetry::{now_ns, Telemetry};
 use super::worker::segment_preloader::{
-    close_reader, open_lazily, PreloadConfig, Prepared, SegmentPreloader,
+    close_reader, open_lazily, BoxedReader, PreloadConfig, Prepared, SegmentPreloader,
 };
 use crate::error::{ContinuityKind, Error, Result};
 use crate::segment::header::SegmentHeader;
@@ -43,7 +43,7 @@ const CLAIMED_WAIT_FACTOR: u32 = 10;
 struct Pipe {
     worker: SegmentPreloader,
     prepared: rtrb::Consumer<Prepared>,
-    finished: rtrb::Producer<SegmentReader>,
+    finished: rtrb::Producer<BoxedReader>,
 }
 
 /// Where the replay stands.
@@ -69,11 +69,9 @@ struct Expect {
 }
 
 /// A plan entry, ready or failed.
-// One value per segment switch; boxing the reader would only add an allocation.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Obtained {
-    Ready(SegmentReader),
+    Ready(BoxedReader),
     Failed(Error),
 }
 
@@ -92,7 +90,7 @@ pub struct Manager {
     plan: Arc<Vec<PathBuf>>,
     headers: Vec<SegmentHeader>,
     telemetry: Arc<Telemetry>,
-    reader: Option<SegmentReader>,
+    reader: Option<BoxedReader>,
     cur: usize,
     pipe: Option<Pipe>,
     expect: Option<Expect>,
@@ -361,7 +359,7 @@ impl Manager {
         self.cur = k;
         self.reader_start = reader.position();
         self.first_pending = target;
-        self.reader = Some(reader);
+        self.reader = Some(Box::new(reader));
         self.report.segments_replayed += 1;
         self.state = State::Running;
         self.telemetry
@@ -624,9 +622,17 @@ impl Manager {
     /// Checks that `reader` continues the previous segment. Returns the flow and whether the
     /// reader should be replayed (false: skipped entirely).
     fn check_continuity(&mut self, reader: &mut SegmentReader) -> Result<(Flow, bool)> {
-        let Some(x) = self.expect.clone() else {
+        let Some(x) = self.expect.as_ref() else {
             return Ok((Flow::Continue, true));
         };
+        // The normal case, decided from two header fields without touching anything else.
+        if x.cause.is_none()
+            && reader.first_event_id() == x.next_id
+            && reader.header().prev_chain == x.chain
+        {
+            return Ok((Flow::Continue, true));
+        }
+        let x = x.clone();
         let first = reader.first_event_id();
         // The plan (shared, immutable) names the segment: no allocation on the normal path.
         let plan = Arc::clone(&self.plan);
@@ -944,7 +950,8 @@ impl Manager {
     /// was already preparing `j` its late copy is recognised by its index and closed.
     fn obtain(&mut self, j: usize) -> Obtained {
         let fallback_after = self.opts.fallback_after;
-        let wait_start = Instant::now();
+        // Started when the first look finds the ring empty (no clock read on a ready handoff).
+        let mut wait_start: Option<Instant> = None;
         let mut spins = 0u32;
         loop {
             let Some(pipe) = self.pipe.as_mut() else {
@@ -997,7 +1004,7 @@ impl Manager {
             } else {
                 fallback_after
             };
-            if wait_start.elapsed() >= limit {
+            if wait_start.get_or_insert_with(Instant::now).elapsed() >= limit {
                 shared
                     .claim
                     .fetch_max(j + 1, std::sync::atomic::Ordering::AcqRel);
@@ -1020,13 +1027,13 @@ impl Manager {
         self.telemetry.manager.on_fallback_open();
         self.report.fallback_opens += 1;
         match open_lazily(&self.plan[j], &self.telemetry) {
-            Ok(reader) => Obtained::Ready(reader),
+            Ok(reader) => Obtained::Ready(Box::new(reader)),
             Err(error) => Obtained::Failed(error),
         }
     }
 
     /// Hands a finished reader to the worker for unmapping, or drops it here if the ring is full.
-    fn retire(&mut self, r: SegmentReader) {
+    fn retire(&mut self, r: BoxedReader) {
         match self.pipe.as_mut() {
             // The worker unmaps it on its next poll (no wake-up syscall on the handoff).
             Some(p) => match p.finished.push(r) {
@@ -1039,7 +1046,7 @@ impl Manager {
         }
     }
 
-    fn sync_close(&mut self, r: SegmentReader) {
+    fn sync_close(&mut self, r: BoxedReader) {
         close_reader(&self.telemetry, r);
         self.telemetry.manager.on_finished_ring_full_sync_close();
         self.report.sync_closes += 1;
@@ -1093,13 +1100,12 @@ impl Manager {
         }
     }
 
-    fn publish_progress(&mut self) {
+    /// Publishes the running totals to telemetry. The report's progress fields are derived
+    /// from the same state when the report is read ([`Self::report`]), so nothing is stored.
+    fn publish_progress(&self) {
         self.telemetry
             .manager
             .publish_progress(self.events(), self.bytes);
-        let mut r = std::mem::take(&mut self.report);
-        self.fill_progress(&mut r);
-        self.report = r;
     }
 
     /// The report as it stands now.
