@@ -586,6 +586,13 @@ impl SegmentReader {
         false
     }
 
+    /// The cursor is in the last block indexed so far (for a reader verified ahead, the last
+    /// block of the segment).
+    #[inline]
+    pub fn in_last_block(&self) -> bool {
+        self.next_block >= self.index.len()
+    }
+
     /// Calls `f` for up to `max` events of the valid prefix, crossing blocks (verifying them
     /// first if verification is incremental) but never the segment, in one pass and without
     /// allocating. Returns the number of events and their payload bytes. An inconsistent record
