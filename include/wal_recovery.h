@@ -919,7 +919,7 @@ wal_status wal_writer_append(struct wal_writer *w,
                              uint64_t *event_id);
 
 /*
- Writes the pending block and makes every event appended so far durable (`fdatasync`, and
+ Writes the buffered blocks and makes every event appended so far durable (`fdatasync`, and
  `fsync` of the directory after a new segment). Errors: WAL_ERR_IO, WAL_ERR_WRITER_FAILED.
 
  Thread-safety: one thread at a time per writer.

@@ -209,7 +209,7 @@ pub unsafe extern "C" fn wal_writer_append(
     })
 }
 
-/// Writes the pending block and makes every event appended so far durable (`fdatasync`, and
+/// Writes the buffered blocks and makes every event appended so far durable (`fdatasync`, and
 /// `fsync` of the directory after a new segment). Errors: WAL_ERR_IO, WAL_ERR_WRITER_FAILED.
 ///
 /// Thread-safety: one thread at a time per writer.
