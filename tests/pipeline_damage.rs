@@ -1497,3 +1497,53 @@ fn ignored_and_junk_files() {
         }
     });
 }
+
+/// The segment a replay starts in is verified like the others — payloads from the front by the
+/// replay, from the back by the preloader — so damage in its last block (the preloader's first
+/// pick) must stop the replay at exactly that block in every mode, as it does elsewhere.
+#[test]
+fn damage_at_the_back_of_the_resume_segment() {
+    let tmp = tempdir("resume-seg-back");
+    let log = write_log(tmp.path(), LogSpec::small());
+    let m_idx = 4;
+    let seg = log.segs[m_idx].clone();
+    assert!(seg.blocks.len() >= 3);
+    let bad = seg.blocks.last().expect("blocks").clone();
+    flip_byte(&seg.path, bad.payload_offset + 1);
+    with_timeout("damage_at_the_back_of_the_resume_segment", move || {
+        let start = seg.first + 1;
+        for _ in 0..20 {
+            // Strict: everything before the damaged block, then its typed error.
+            let mut m = Manager::open(&log.dir, opts(Strict, start)).expect("strict open");
+            let d = drain(&mut m);
+            assert_ids(&d.ids, &range(start, bad.first - 1));
+            let c = corruption(d.err());
+            assert_eq!(c.path, seg.path);
+            assert_eq!(c.kind, CorruptionKind::PayloadChecksum);
+            assert_eq!(c.offset, bad.offset);
+            assert_eq!(c.block, Some(seg.blocks.len() as u64 - 1));
+            // Stop: the same events, then the end.
+            let mut m = Manager::open(&log.dir, opts(Stop, start)).expect("stop open");
+            let d = drain(&mut m);
+            d.assert_ok();
+            assert_ids(&d.ids, &range(start, bad.first - 1));
+            assert!(m.report().stopped.is_some());
+            // Skip: the damaged block's ids lost, the rest of the log delivered.
+            let mut m = Manager::open(&log.dir, opts(Skip, start)).expect("skip open");
+            let d = drain(&mut m);
+            d.assert_ok();
+            assert_ids(
+                &d.ids,
+                &ranges(&[(start, bad.first - 1), (seg.last + 1, log.last)]),
+            );
+            let r = m.report();
+            assert_eq!(
+                r.lost
+                    .iter()
+                    .map(|l| (l.first_id, l.last_id))
+                    .collect::<Vec<_>>(),
+                vec![(bad.first, Some(seg.last))]
+            );
+        }
+    });
+}

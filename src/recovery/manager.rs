@@ -24,7 +24,7 @@ use super::scan::{scan_dir, Scan};
 use super::segment_reader::{SegmentEnd, SegmentReader};
 use super::telemetry::{now_ns, Telemetry};
 use super::worker::segment_preloader::{
-    close_reader, open_lazily, BoxedReader, PreloadConfig, Prepared, SegmentPreloader,
+    close_reader, open_lazily, open_resume, BoxedReader, PreloadConfig, Prepared, SegmentPreloader,
 };
 use crate::error::{ContinuityKind, Error, Result};
 use crate::segment::header::SegmentHeader;
@@ -318,8 +318,9 @@ impl Manager {
             k += 1;
             target = self.headers[k].first_event_id;
         }
-        // Verified incrementally: only the blocks up to the target before the first event.
-        let mut reader = open_lazily(&self.plan[k], &self.telemetry)?;
+        // Block headers walked now; payloads checked up to the target's block before the first
+        // event, the rest shared with the preloader (from the back) as the replay goes.
+        let (mut reader, checks) = open_resume(&self.plan[k], &self.telemetry)?;
         reader.verify_through(target);
         if target >= reader.end_event_id() {
             reader.verify_remaining();
@@ -374,6 +375,7 @@ impl Manager {
                 start: k + 1,
                 delay: self.opts.preload_delay,
                 panic_at: self.opts.preload_panic_at,
+                first_task: Some(checks),
             };
             let (worker, prepared, finished) = SegmentPreloader::start(
                 cfg,

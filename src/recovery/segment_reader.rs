@@ -232,8 +232,19 @@ impl SegmentReader {
     /// complete.
     pub fn verify_through(&mut self, event_id: u64) {
         if self.shared.is_some() {
-            // Shared verification indexes every block up front; payloads are checked in order.
-            self.verify_remaining();
+            // Every block is indexed already; check payloads in order up to the block holding
+            // `event_id` (the blocks after it are shared with the preloader).
+            while !self.verified {
+                let b = self.progress.block_no as usize;
+                match self.index.get(b) {
+                    Some(e) if e.first_event_id <= event_id => {
+                        if !self.step() {
+                            break;
+                        }
+                    }
+                    _ => break,
+                }
+            }
             return;
         }
         while !self.verified && self.end_event_id() <= event_id {

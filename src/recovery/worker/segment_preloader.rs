@@ -115,6 +115,19 @@ pub fn open_lazily(path: &Path, telemetry: &Telemetry) -> Result<SegmentReader> 
     Ok(reader)
 }
 
+/// Opens the segment a replay starts in for shared verification, without prefaulting (this
+/// runs on the replay thread): every block header verified and indexed now, payloads checked
+/// from the front by the replay and from the back by the preloader, which gets the returned
+/// checks as its first task.
+pub fn open_resume(
+    path: &Path,
+    telemetry: &Telemetry,
+) -> Result<(SegmentReader, Arc<PayloadChecks>)> {
+    let mut reader = open_recorded(path, telemetry)?;
+    let checks = reader.walk_headers();
+    Ok((reader, checks))
+}
+
 /// Opens one segment for shared verification: every page prefaulted, every block header
 /// verified and indexed now; the payload checks are returned so this thread can work on them
 /// from the back while the replay works from the front ([`PayloadChecks`]).
@@ -197,6 +210,8 @@ pub struct PreloadConfig {
     pub delay: Duration,
     /// Panic instead of preparing the N-th segment (tests of a dying worker).
     pub panic_at: Option<usize>,
+    /// Payload checks of the segment the replay starts in, shared from the start.
+    pub first_task: Option<Arc<PayloadChecks>>,
 }
 
 impl SegmentPreloader {
@@ -296,7 +311,7 @@ fn run(
     let mut full_since: Option<u64> = None;
     // Payload checks of the segments handed over, oldest first: worked on from the back while
     // there is nothing more urgent to do.
-    let mut tasks: VecDeque<Arc<PayloadChecks>> = VecDeque::new();
+    let mut tasks: VecDeque<Arc<PayloadChecks>> = cfg.first_task.iter().cloned().collect();
     while !shared.stop.load(Ordering::Acquire) {
         let mut worked = false;
         // Close finished readers first: frees maps before new ones are made.
