@@ -40,15 +40,34 @@ pub enum Checked {
     Bad,
 }
 
+/// A value alone on its cache line, so that one thread's writes to it do not invalidate the
+/// line holding another thread's data (false sharing).
+#[derive(Debug)]
+#[repr(align(64))]
+struct Line<T>(T);
+
+/// Which thread checks a block: it decides which time counter the check adds to, so that each
+/// thread writes only its own cache line.
+#[derive(Clone, Copy)]
+enum Side {
+    Front,
+    Back,
+}
+
 /// Payload checks of one segment; see the module docs.
 #[derive(Debug)]
 pub struct PayloadChecks {
+    // Read-only after construction, read by both threads.
     map: Arc<Mmap>,
     blocks: Vec<PayloadBlock>,
-    /// `front << 32 | back`: blocks `front..back` are not claimed by anyone.
-    range: AtomicU64,
     state: Vec<AtomicU8>,
-    ns: AtomicU64,
+    /// `front << 32 | back`: blocks `front..back` are not claimed by anyone. Both threads
+    /// compare-and-swap it once per block; its own line keeps that off the fields above.
+    range: Line<AtomicU64>,
+    /// Nanoseconds of CRC computed from the front (mostly the replay thread) and the back
+    /// (the preloader), each on its own line.
+    ns_front: Line<AtomicU64>,
+    ns_back: Line<AtomicU64>,
 }
 
 fn pack(front: u32, back: u32) -> u64 {
@@ -67,9 +86,10 @@ impl PayloadChecks {
         PayloadChecks {
             map,
             blocks,
-            range: AtomicU64::new(pack(0, n)),
             state,
-            ns: AtomicU64::new(0),
+            range: Line(AtomicU64::new(pack(0, n))),
+            ns_front: Line(AtomicU64::new(0)),
+            ns_back: Line(AtomicU64::new(0)),
         }
     }
 
@@ -90,16 +110,16 @@ impl PayloadChecks {
 
     /// Total nanoseconds spent computing CRCs, on both threads.
     pub fn ns(&self) -> u64 {
-        self.ns.load(Ordering::Relaxed)
+        self.ns_front.0.load(Ordering::Relaxed) + self.ns_back.0.load(Ordering::Relaxed)
     }
 
     /// Whether some block is still unclaimed.
     pub fn has_unclaimed(&self) -> bool {
-        let (f, b) = unpack(self.range.load(Ordering::Acquire));
+        let (f, b) = unpack(self.range.0.load(Ordering::Acquire));
         f < b
     }
 
-    fn check(&self, i: usize) -> Checked {
+    fn check(&self, i: usize, side: Side) -> Checked {
         let start = now_ns();
         let ok = match (self.blocks.get(i), self.state.get(i)) {
             (Some(b), Some(st)) => {
@@ -112,8 +132,11 @@ impl PayloadChecks {
             }
             _ => false,
         };
-        self.ns
-            .fetch_add(now_ns().saturating_sub(start), Ordering::Relaxed);
+        let ns = match side {
+            Side::Front => &self.ns_front.0,
+            Side::Back => &self.ns_back.0,
+        };
+        ns.fetch_add(now_ns().saturating_sub(start), Ordering::Relaxed);
         if ok {
             Checked::Ok
         } else {
@@ -124,20 +147,20 @@ impl PayloadChecks {
     /// The preloader's side: claims the last unclaimed block and checks it. `false` when
     /// nothing is left to claim.
     pub fn check_one_from_back(&self) -> bool {
-        let mut cur = self.range.load(Ordering::Acquire);
+        let mut cur = self.range.0.load(Ordering::Acquire);
         loop {
             let (f, b) = unpack(cur);
             if f >= b {
                 return false;
             }
-            match self.range.compare_exchange_weak(
+            match self.range.0.compare_exchange_weak(
                 cur,
                 pack(f, b - 1),
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
-                    self.check((b - 1) as usize);
+                    self.check((b - 1) as usize, Side::Back);
                     return true;
                 }
                 Err(v) => cur = v,
@@ -159,15 +182,16 @@ impl PayloadChecks {
                 BAD => return Checked::Bad,
                 _ => {}
             }
-            let cur = self.range.load(Ordering::Acquire);
+            let cur = self.range.0.load(Ordering::Acquire);
             let (f, b) = unpack(cur);
             if f as usize == i && f < b {
                 if self
                     .range
+                    .0
                     .compare_exchange(cur, pack(f + 1, b), Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
                 {
-                    return self.check(i);
+                    return self.check(i, Side::Front);
                 }
                 continue;
             }
@@ -177,10 +201,11 @@ impl PayloadChecks {
                 if f < b
                     && self
                         .range
+                        .0
                         .compare_exchange(cur, pack(f + 1, b), Ordering::AcqRel, Ordering::Acquire)
                         .is_ok()
                 {
-                    self.check(f as usize);
+                    self.check(f as usize, Side::Front);
                 }
                 continue;
             }
