@@ -209,14 +209,16 @@ impl Report {
                 (Some(st), Some(t)) => {
                     let _ = writeln!(
                         s,
-                        "| {} | {} | {} | {:.2} | {:.1} | {:.0} | {:.2}x |",
+                        "| {} | {} | {} | {:.2} | {:.1} | {:.0} | {} |",
                         r.name,
                         secs(st.min_s),
                         secs(st.median_s),
                         t.m_events_s_median,
                         t.ns_per_event_median,
                         t.payload_mb_s_median,
-                        r.speed_vs_fastest_peer.unwrap_or(f64::NAN)
+                        // No peer in this run (`--only`): nothing to compare with.
+                        r.speed_vs_fastest_peer
+                            .map_or_else(|| "-".to_string(), |x| format!("{x:.2}x"))
                     );
                 }
                 _ => {
