@@ -118,6 +118,10 @@ pub struct Manager {
     first_pending: u64,
     countdown: u32,
     started: Instant,
+    /// The last switch's handoff time and end timestamp, recorded into the telemetry
+    /// histogram at the next block entry (a histogram record touches cold counters, and every
+    /// 100 ms merges 216 KiB: 10–20 µs that would otherwise land on the crossing `next()`).
+    handoff_pending: Option<(u64, u64)>,
 }
 
 impl Manager {
@@ -194,6 +198,7 @@ impl Manager {
             first_pending: 0,
             countdown,
             started: Instant::now(),
+            handoff_pending: None,
         };
         m.resume(m.opts.start_event_id)?;
         Ok(m)
@@ -597,7 +602,15 @@ impl Manager {
         }
         self.reader = Some(reader);
         self.publish_progress();
-        self.telemetry.manager.on_handoff(handoff_start);
+        let end = now_ns();
+        self.handoff_pending = Some((end.saturating_sub(handoff_start), end));
+    }
+
+    /// Records the last switch's handoff time into the telemetry histogram.
+    fn record_handoff(&mut self) {
+        if let Some((elapsed, end)) = self.handoff_pending.take() {
+            self.telemetry.manager.record_handoff(elapsed, end);
+        }
     }
 
     /// The common segment switch, in few instructions so that it runs from cache: the current
@@ -1103,12 +1116,24 @@ impl Manager {
         }
     }
 
-    /// Once per block entered (and per batch): hands the reader the last switch retired to the
-    /// worker, and in the last block of a segment prepares the switch ([`Self::look_ahead`]).
+    /// Once per block entered (and per batch): from the segment's second block on, hands the
+    /// reader the last switch retired to the worker and records the switch's time; in the last
+    /// block of a segment, prepares the next switch ([`Self::look_ahead`]).
     #[inline]
     fn block_entered(&mut self) {
-        if let Some(r) = self.pipe.as_mut().and_then(|p| p.retiring.take()) {
-            self.retire(r);
+        // From the second block on: the first block is entered by the `next()` that crosses
+        // the boundary, which should not pay for the push either.
+        if self
+            .reader
+            .as_ref()
+            .is_some_and(|r| r.blocks_entered() >= 2)
+        {
+            if let Some(r) = self.pipe.as_mut().and_then(|p| p.retiring.take()) {
+                self.retire(r);
+            }
+            if self.handoff_pending.is_some() {
+                self.record_handoff();
+            }
         }
         if self.reader.as_ref().is_some_and(|r| r.in_last_block()) {
             self.look_ahead();
@@ -1132,6 +1157,9 @@ impl Manager {
         if let Ok(Prepared::Ready { index, .. }) = pipe.prepared.peek() {
             if *index == j {
                 if let Ok(Prepared::Ready { index, reader }) = pipe.prepared.pop() {
+                    // Its header and cursor, not its mapped bytes: touching those here would
+                    // move a SIGBUS from a segment truncated under us (docs/ARCHITECTURE.md,
+                    // "mmap and outside interference") before the last block of this one.
                     std::hint::black_box((reader.header().prev_chain, reader.position()));
                     pipe.ahead = Some((index, reader));
                 }
@@ -1191,6 +1219,7 @@ impl Manager {
     /// after the join: its message is stored only once its unwinding (which abandons the rings)
     /// has finished.
     fn stop_pipe(&mut self) {
+        self.record_handoff();
         if let Some(mut p) = self.pipe.take() {
             p.worker.stop();
             if let Some(msg) = p.worker.panic_message() {

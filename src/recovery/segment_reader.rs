@@ -597,6 +597,12 @@ impl SegmentReader {
         false
     }
 
+    /// How many blocks the cursor has entered since the last seek or rewind.
+    #[inline]
+    pub fn blocks_entered(&self) -> usize {
+        self.next_block
+    }
+
     /// The cursor is in the last block indexed so far (for a reader verified ahead, the last
     /// block of the segment).
     #[inline]

@@ -103,8 +103,15 @@ impl Manager {
     pub fn on_handoff(&self, start_ns: u64) -> u64 {
         let end = now_ns();
         let elapsed = end.saturating_sub(start_ns);
-        self.segment_handoff_histogram.record_at(elapsed, end);
+        self.record_handoff(elapsed, end);
         elapsed
+    }
+
+    /// Records a segment handoff measured by the caller (`elapsed_ns`, ending at `end_ns`);
+    /// the manager measures at the switch and records a little later, off the crossing call.
+    #[inline]
+    pub fn record_handoff(&self, elapsed_ns: u64, end_ns: u64) {
+        self.segment_handoff_histogram.record_at(elapsed_ns, end_ns);
     }
 
     /// Publishes the replay thread's running totals of delivered events and
