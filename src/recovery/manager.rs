@@ -1161,6 +1161,7 @@ impl Manager {
                     // move a SIGBUS from a segment truncated under us (docs/ARCHITECTURE.md,
                     // "mmap and outside interference") before the last block of this one.
                     std::hint::black_box((reader.header().prev_chain, reader.position()));
+                    reader.prefetch_first_record();
                     pipe.ahead = Some((index, reader));
                 }
             }

@@ -113,6 +113,15 @@ impl PayloadChecks {
         self.ns_front.0.load(Ordering::Relaxed) + self.ns_back.0.load(Ordering::Relaxed)
     }
 
+    /// Block `i`'s outcome if its check has finished, without claiming or waiting.
+    pub fn outcome(&self, i: usize) -> Option<Checked> {
+        match self.state.get(i)?.load(Ordering::Acquire) {
+            OK => Some(Checked::Ok),
+            BAD => Some(Checked::Bad),
+            _ => None,
+        }
+    }
+
     /// Whether some block is still unclaimed.
     pub fn has_unclaimed(&self) -> bool {
         let (f, b) = unpack(self.range.0.load(Ordering::Acquire));

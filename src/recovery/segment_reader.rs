@@ -597,6 +597,32 @@ impl SegmentReader {
         false
     }
 
+    /// Prepares this (prepared, unread) reader's first block for a segment switch: reads
+    /// what entering it will read — its index entry and its payload check's outcome — and asks
+    /// the CPU to bring its first record into cache, and the page translation into the TLB,
+    /// without reading it: a prefetch never faults, so a mapping whose file was truncated
+    /// under us raises no SIGBUS here. For the manager's look-ahead.
+    pub fn prefetch_first_record(&self) {
+        let Some(e) = self.index.first() else {
+            return;
+        };
+        std::hint::black_box(self.shared.as_ref().and_then(|sh| sh.outcome(0)));
+        let Some(bytes) = self.map.get(e.payload_offset..) else {
+            return;
+        };
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: SSE is part of the x86_64 baseline, and PREFETCHT0 is a hint that never
+        // faults and never reads into a register, whatever the address; the pointer is in
+        // bounds of the mapping.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                bytes.as_ptr().cast(),
+            );
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = bytes;
+    }
+
     /// How many blocks the cursor has entered since the last seek or rewind.
     #[inline]
     pub fn blocks_entered(&self) -> usize {
