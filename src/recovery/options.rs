@@ -41,8 +41,9 @@ pub struct RecoveryOptions {
     /// Behaviour on damage.
     pub mode: RecoveryMode,
     /// Segments verified ahead by the preloader (1..=64, default 3). At most
-    /// `preload_depth + 3` segments are mapped at any time (ready ones, the current one, one
-    /// being closed, one superseded fallback copy), whatever the log size.
+    /// `preload_depth + 5` segments are mapped at any time (ready ones, the current one, the next
+    /// one taken early, the one retired at the last switch, one being closed, one superseded
+    /// fallback copy), whatever the log size.
     pub preload_depth: usize,
     /// Capacity of the ring of finished readers awaiting close (default 64). When full, the
     /// manager closes synchronously and counts it.
