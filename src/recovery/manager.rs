@@ -17,6 +17,7 @@ use std::time::Instant;
 
 pub use super::event::Event;
 pub use super::options::{RecoveryMode, RecoveryOptions};
+use super::prefetch;
 use super::report::{
     ContinuityReport, DuplicateReport, LostRange, RecoveryReport, SkippedSegment, TornTailReport,
 };
@@ -31,6 +32,10 @@ use crate::segment::header::SegmentHeader;
 
 /// Why a segment that chains with neither neighbour is never delivered.
 const FOREIGN: &str = "does not chain with its neighbours (replaced, or from another log)";
+
+/// Cache lines of code prefetched from each entry point of the segment switch (1 KiB: these
+/// functions' hot parts are shorter; prefetching past a function's end is harmless).
+const SWITCH_CODE_LINES: usize = 16;
 
 /// Spins before yielding while waiting for the preloader.
 const SPINS: u32 = 256;
@@ -1185,6 +1190,17 @@ impl Manager {
             .set_segments(self.plan.len() as u64, remaining as u64);
         self.publish_progress();
         std::hint::black_box(now_ns());
+        // And the switch's code: 64 MiB of streaming evicted it (see `recovery::prefetch`).
+        type NextCold = for<'a> fn(&'a mut Manager) -> Result<Option<Event<'a>>>;
+        for entry in [
+            Self::next_cold as NextCold as usize,
+            Self::advance as fn(&mut Self) -> Result<bool> as usize,
+            Self::switch_fast as fn(&mut Self, u64) -> bool as usize,
+            Self::install as fn(&mut Self, BoxedReader, u64) as usize,
+            SegmentReader::cursor_code(),
+        ] {
+            prefetch::code(entry, SWITCH_CODE_LINES);
+        }
     }
 
     fn open_here(&mut self, j: usize) -> Obtained {

@@ -11,6 +11,7 @@ pub mod event;
 pub mod manager;
 pub mod options;
 pub mod payload_checks;
+pub mod prefetch;
 pub mod report;
 pub mod scan;
 pub mod segment_reader;

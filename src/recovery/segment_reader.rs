@@ -610,17 +610,14 @@ impl SegmentReader {
         let Some(bytes) = self.map.get(e.payload_offset..) else {
             return;
         };
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: SSE is part of the x86_64 baseline, and PREFETCHT0 is a hint that never
-        // faults and never reads into a register, whatever the address; the pointer is in
-        // bounds of the mapping.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                bytes.as_ptr().cast(),
-            );
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = bytes;
+        super::prefetch::data(bytes.as_ptr() as usize);
+    }
+
+    /// Entry point of the code that moves the cursor (`next_position` and the block entry it
+    /// calls), for [`super::prefetch::code`].
+    pub fn cursor_code() -> usize {
+        type NextPosition = fn(&mut SegmentReader) -> Result<Option<(u64, usize, usize)>>;
+        Self::next_position as NextPosition as usize
     }
 
     /// How many blocks the cursor has entered since the last seek or rewind.
