@@ -248,3 +248,52 @@ fn dump_and_prometheus_show_the_replay() {
         "no double underscores in metric names"
     );
 }
+
+/// The manager records a switch's handoff time a little after the switch (at the next segment's
+/// second block, off the crossing `next()`); segments of a single block reach their next switch
+/// before that, and no switch may be lost or counted twice — also through `next_batch`.
+#[test]
+fn handoffs_of_single_block_segments_are_all_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = WriterOptions {
+        segment_bytes: 200, // one 48-byte record block (64 + 48 = 112 bytes) per segment
+        block_bytes: 48,
+        first_event_id: 1,
+    };
+    let mut w = Writer::open(dir.path(), opts).unwrap();
+    for i in 1..=300u64 {
+        let mut p = [0u8; 40];
+        p[..8].copy_from_slice(&i.to_le_bytes());
+        w.append(&p).unwrap();
+    }
+    w.close().unwrap();
+    let segs = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "wal")
+        })
+        .count() as u64;
+    assert_eq!(segs, 300, "one event, one block, one segment each");
+
+    let mut m = Manager::open(dir.path(), RecoveryOptions::default()).unwrap();
+    assert_eq!(drain(&mut m), 300);
+    let s = m.telemetry().snapshot();
+    assert_eq!(s.manager.segment_handoff_histogram.count, segs - 1);
+
+    let mut m = Manager::open(dir.path(), RecoveryOptions::default()).unwrap();
+    let mut n = 0u64;
+    loop {
+        let mut out = Vec::new();
+        match m.next_batch(&mut out, 7).unwrap() {
+            0 => break,
+            k => n += k as u64,
+        }
+    }
+    assert_eq!(n, 300);
+    let s = m.telemetry().snapshot();
+    assert_eq!(s.manager.segment_handoff_histogram.count, segs - 1);
+}

@@ -608,6 +608,9 @@ impl Manager {
         self.reader = Some(reader);
         self.publish_progress();
         let end = now_ns();
+        // A segment of one block reaches its switch before its second block entry: record the
+        // previous switch now rather than lose it.
+        self.record_handoff();
         self.handoff_pending = Some((end.saturating_sub(handoff_start), end));
     }
 
