@@ -17,40 +17,33 @@ const fn scale(native: u64, miri: u64) -> u64 {
     }
 }
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
+#[path = "common/rng.rs"]
+mod rng;
+use rng::Rng;
 
 fn segment_header(r: &mut Rng, sealed: bool) -> SegmentHeader {
-    let first = 1 + r.next() % (1 << 40);
-    let count = if sealed { r.next() % 1000 } else { 0 };
+    let first = 1 + r.next_u64() % (1 << 40);
+    let count = if sealed { r.next_u64() % 1000 } else { 0 };
     SegmentHeader {
         sealed,
         block_count: if sealed && count > 0 {
-            1 + (r.next() % 50) as u32
+            1 + (r.next_u64() % 50) as u32
         } else {
             0
         },
-        sequence: r.next(),
+        sequence: r.next_u64(),
         first_event_id: first,
         last_event_id: if sealed { first + count - 1 } else { 0 },
         event_count: count,
-        created_unix_ns: r.next(),
-        prev_chain: r.next() as u32,
-        last_chain: if sealed { r.next() as u32 } else { 0 },
+        created_unix_ns: r.next_u64(),
+        prev_chain: r.next_u64() as u32,
+        last_chain: if sealed { r.next_u64() as u32 } else { 0 },
     }
 }
 
 #[test]
 fn segment_header_round_trip_and_bit_flips() {
-    let mut r = Rng(1);
+    let mut r = Rng::new(1);
     for k in 0..scale(200, 4) {
         let h = segment_header(&mut r, k % 2 == 0);
         let b = h.encode();
@@ -74,7 +67,7 @@ fn segment_header_round_trip_and_bit_flips() {
 
 #[test]
 fn segment_header_field_checks_behind_valid_crc() {
-    let mut r = Rng(2);
+    let mut r = Rng::new(2);
     let h = segment_header(&mut r, true);
     let fix = |mut b: [u8; 64]| {
         let crc = crc32c::crc32c_append(crc32c::crc32c(&b[0..8]), &b[12..64]);
@@ -102,15 +95,15 @@ fn segment_header_field_checks_behind_valid_crc() {
 
 #[test]
 fn block_header_round_trip_chain_and_bit_flips() {
-    let mut r = Rng(3);
+    let mut r = Rng::new(3);
     let mut chain = CHAIN_SEED;
     let mut first = 1u64;
     for index in 0..scale(100, 3) as u32 {
         let mut payload = Vec::new();
-        let count = 1 + (r.next() % 5) as u32;
+        let count = 1 + (r.next_u64() % 5) as u32;
         for _ in 0..count {
-            let len = (r.next() % 40) as usize;
-            let p: Vec<u8> = (0..len).map(|_| r.next() as u8).collect();
+            let len = (r.next_u64() % 40) as usize;
+            let p: Vec<u8> = (0..len).map(|_| r.next_u64() as u8).collect();
             record::encode_into(&mut payload, &p);
         }
         let h = BlockHeader::for_payload(index, first, count, &payload, chain);
@@ -164,12 +157,12 @@ fn block_header_bounds_behind_valid_crc() {
 
 #[test]
 fn record_framing_round_trip_and_overruns() {
-    let mut r = Rng(4);
+    let mut r = Rng::new(4);
     let mut buf = Vec::new();
     let mut payloads = Vec::new();
     for _ in 0..scale(300, 12) {
-        let len = (r.next() % 70) as usize;
-        let p: Vec<u8> = (0..len).map(|_| r.next() as u8).collect();
+        let len = (r.next_u64() % 70) as usize;
+        let p: Vec<u8> = (0..len).map(|_| r.next_u64() as u8).collect();
         record::encode_into(&mut buf, &p);
         payloads.push(p);
     }

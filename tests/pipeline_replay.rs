@@ -126,10 +126,10 @@ fn resume_at_every_boundary_and_random_ids() {
             let mut m = Manager::open(&log.dir, opts(RecoveryMode::Strict, t)).expect("open at id");
             check_from(&log, t, &mut m, true);
         }
-        let mut rng = Rng(0x5eed_1234);
+        let mut rng = Rng::new(0x5eed_1234);
         let mut m = Manager::open(&log.dir, RecoveryOptions::default()).expect("open");
         for _ in 0..200 {
-            let t = rng.in_range(1, log.last + 1);
+            let t = rng.range(1, log.last + 1);
             m.resume(t).unwrap_or_else(|e| panic!("resume({t}): {e}"));
             check_from(&log, t, &mut m, false);
         }

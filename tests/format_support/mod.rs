@@ -34,38 +34,11 @@ pub fn fast_tempdir() -> tempfile::TempDir {
 /// An event as appended: its id and payload.
 pub type Ev = (u64, Vec<u8>);
 
-/// splitmix64: tiny, seedable, good enough for test data.
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0; the modulo bias is irrelevant here).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-
-    /// Uniform in `lo..=hi`.
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi - lo + 1)
-    }
-
-    /// True with probability `num / den`.
-    pub fn chance(&mut self, num: u64, den: u64) -> bool {
-        self.below(den) < num
-    }
-}
+/// The suites' one seeded generator (splitmix64), shared with the other support modules.
+#[path = "../common/rng.rs"]
+mod rng;
+#[allow(unused_imports)] // not every suite that includes this module draws random numbers
+pub use rng::Rng;
 
 /// The payload of event `id` (`len` bytes) in a log generated with `seed`.
 pub fn payload(seed: u64, id: u64, len: usize) -> Vec<u8> {

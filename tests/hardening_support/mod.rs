@@ -33,33 +33,11 @@ use wal_recovery::{Manager, RecoveryMode, RecoveryOptions, SegmentReader, Writer
 // Randomness
 // ---------------------------------------------------------------------------------------------
 
-/// splitmix64: tiny, seedable, good enough for test data and fault placement.
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-
-    /// Uniform in `lo..=hi`.
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi - lo + 1)
-    }
-}
+/// The suites' one seeded generator (splitmix64), shared with the other support modules.
+#[path = "../common/rng.rs"]
+mod rng;
+#[allow(unused_imports)] // not every suite that includes this module draws random numbers
+pub use rng::Rng;
 
 /// A seed from the environment variable `var` (decimal or 0x-hex), else `default`.
 pub fn env_seed(var: &str, default: u64) -> u64 {

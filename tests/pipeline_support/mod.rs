@@ -472,23 +472,11 @@ pub fn assert_ids(got: &[u64], want: &[u64]) {
     }
 }
 
-/// Small deterministic PRNG (SplitMix64) for seeded random ids.
-#[derive(Debug, Clone)]
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `lo..=hi`.
-    pub fn in_range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % (hi - lo + 1)
-    }
-}
+/// The suites' one seeded generator (splitmix64), shared with the other support modules.
+#[path = "../common/rng.rs"]
+mod rng;
+#[allow(unused_imports)] // not every suite that includes this module draws random numbers
+pub use rng::Rng;
 
 // ---------------------------------------------------------------------------------------------
 // Process resources
