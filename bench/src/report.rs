@@ -205,31 +205,17 @@ impl Report {
         s.push_str("| system | min s | median s | M ev/s | ns/ev | MB/s | vs fastest peer |\n");
         s.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
         for r in &self.systems {
-            match (&r.replay, &r.throughput) {
-                (Some(st), Some(t)) => {
-                    let _ = writeln!(
-                        s,
-                        "| {} | {} | {} | {:.2} | {:.1} | {:.0} | {} |",
-                        r.name,
-                        secs(st.min_s),
-                        secs(st.median_s),
-                        t.m_events_s_median,
-                        t.ns_per_event_median,
-                        t.payload_mb_s_median,
-                        // No peer in this run (`--only`): nothing to compare with.
-                        r.speed_vs_fastest_peer
-                            .map_or_else(|| "-".to_string(), |x| format!("{x:.2}x"))
-                    );
-                }
-                _ => {
-                    let _ = writeln!(
-                        s,
-                        "| {} | FAILED: {} | | | | | |",
-                        r.name,
-                        r.error.as_deref().unwrap_or("?").replace('|', "/")
-                    );
-                }
-            }
+            // No peer in this run (`--only`): nothing to compare with.
+            let vs_peer = r
+                .speed_vs_fastest_peer
+                .map_or_else(|| "-".to_string(), |x| format!("{x:.2}x"));
+            replay_row(
+                &mut s,
+                &r.name,
+                (&r.replay, &r.throughput),
+                r.error.as_deref(),
+                Some(&vs_peer),
+            );
         }
 
         s.push_str("\n## Writes (secondary; include the final sync)\n\n");
@@ -304,28 +290,13 @@ impl Report {
             s.push_str("\n| cold replay | min s | median s | M ev/s | ns/ev | MB/s |\n");
             s.push_str("|---|---:|---:|---:|---:|---:|\n");
             for c in &self.cold_replays {
-                match (&c.replay, &c.throughput) {
-                    (Some(st), Some(t)) => {
-                        let _ = writeln!(
-                            s,
-                            "| {} | {} | {} | {:.2} | {:.1} | {:.0} |",
-                            c.name,
-                            secs(st.min_s),
-                            secs(st.median_s),
-                            t.m_events_s_median,
-                            t.ns_per_event_median,
-                            t.payload_mb_s_median
-                        );
-                    }
-                    _ => {
-                        let _ = writeln!(
-                            s,
-                            "| {} | FAILED: {} | | | | |",
-                            c.name,
-                            c.error.as_deref().unwrap_or("?").replace('|', "/")
-                        );
-                    }
-                }
+                replay_row(
+                    &mut s,
+                    &c.name,
+                    (&c.replay, &c.throughput),
+                    c.error.as_deref(),
+                    None,
+                );
             }
         }
         if let Some(c) = &self.candidate {
@@ -607,6 +578,41 @@ pub fn candidate_markdown(c: &Candidate) -> String {
 }
 
 /// Seconds with 4 significant digits.
+/// One row of a replay table: name, min and median seconds, M ev/s, ns/ev, MB/s and, for the
+/// warm table, one more cell; or the failure spanning the same columns.
+fn replay_row(
+    s: &mut String,
+    name: &str,
+    (replay, throughput): (&Option<Stats>, &Option<Throughput>),
+    error: Option<&str>,
+    extra: Option<&str>,
+) {
+    let extra_cell = extra.map_or_else(String::new, |x| format!(" {x} |"));
+    match (replay, throughput) {
+        (Some(st), Some(t)) => {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {:.2} | {:.1} | {:.0} |{extra_cell}",
+                name,
+                secs(st.min_s),
+                secs(st.median_s),
+                t.m_events_s_median,
+                t.ns_per_event_median,
+                t.payload_mb_s_median,
+            );
+        }
+        _ => {
+            let blank = if extra.is_some() { " |" } else { "" };
+            let _ = writeln!(
+                s,
+                "| {} | FAILED: {} | | | | |{blank}",
+                name,
+                error.unwrap_or("?").replace('|', "/")
+            );
+        }
+    }
+}
+
 fn secs(v: f64) -> String {
     let decimals = if v > 0.0 {
         (3 - v.log10().floor() as i32).clamp(0, 9) as usize
