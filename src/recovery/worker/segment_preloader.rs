@@ -39,8 +39,10 @@ use crate::recovery::telemetry::{now_ns, SkipReason, Telemetry, VerifyFailure};
 
 /// A reader as it travels through the rings. Boxed so that a handoff moves one pointer: the
 /// reader's ~400 bytes are cold in the replay thread's cache after 64 MiB of streaming, and
-/// copying them through a ring slot costs cache misses on both sides. The worker allocates and
-/// frees the boxes, so the replay thread's switch does neither.
+/// copying them through a ring slot costs cache misses on both sides. The switch itself neither
+/// allocates nor frees: the worker allocates the boxes and frees the retired ones, and the
+/// manager's look-ahead moves the next reader into a box of its own thread (see
+/// `Manager::look_ahead`).
 pub type BoxedReader = Box<SegmentReader>;
 
 /// A message on the prepared ring.
