@@ -543,6 +543,9 @@ fn bench_json_has_every_figure() {
         "next_ns_per_event_median",
         "handoff_p50_ns",
         "handoff_p99_ns",
+        "handoff_walrec_p50_ns",
+        "handoff_walrec_p90_ns",
+        "handoff_walrec_p99_ns",
         "telemetry_ratio",
         "scan_ms_median",
         "resume_ms_median",
@@ -559,6 +562,13 @@ fn bench_json_has_every_figure() {
     assert!(v["segments"].as_u64().unwrap() > 1);
     assert!(v["replay_meps_median"].as_f64().unwrap() > 0.0);
     assert_eq!(v["goals"].as_object().unwrap().len(), 6);
+    // The handoff goal is judged on the crossing next() calls walrec times itself, about a
+    // thousand of them (at most 40 replays).
+    assert!(v["goals"]["handoff_walrec_p99_ns"].is_object(), "{v}");
+    let crossings = v["segments"].as_u64().unwrap() - 1;
+    let passes = (1000 / crossings).clamp(1, 40);
+    assert_eq!(v["handoff_walrec_passes"], passes);
+    assert_eq!(v["handoff_walrec_samples"], passes * crossings);
 }
 
 #[test]

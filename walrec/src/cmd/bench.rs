@@ -5,7 +5,9 @@
 //! 2. [`SegmentReader::open`] + [`SegmentReader::verify`] of one segment vs a raw CRC32C pass over
 //!    the same bytes (mapped here with memmap2) → throughput ratio;
 //! 3. sequential [`SegmentReader::next`] over a verified segment: ns/event;
-//! 4. segment handoff latency p50 / p99 (the `next()` calls that cross a segment boundary);
+//! 4. segment handoff latency: the `next()` calls that cross a segment boundary, timed here
+//!    over about a thousand crossings (p50 / p90 / p99; the goal is judged on this p99), and
+//!    the switch alone as the library's telemetry histogram records it;
 //! 5. telemetry cost: replay throughput with the default next-event sampling vs sampling
 //!    practically off (`u32::MAX`);
 //! 6. directory scan: `Manager::open` on a log of 10 000 one-event segments;
@@ -55,6 +57,10 @@ pub struct Args {
 
 /// Payload size of every scenario.
 const PAYLOAD: usize = 64;
+/// Segment boundaries the handoff scenario aims to time.
+const CROSSINGS: usize = 1000;
+/// At most this many replays for the handoff scenario.
+const MAX_HANDOFF_PASSES: usize = 40;
 /// Largest segment size used (the format's default).
 const SEGMENT_BYTES: u64 = 64 << 20;
 
@@ -351,8 +357,10 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
     note("segment handoff latency");
     let mut own = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
         .map_err(|e| anyhow::anyhow!("bench: histogram: {e}"))?;
+    // About a thousand crossings, so that the p99 is a percentile and not the second-largest
+    // of a few samples (a 2 GiB log has 32 boundaries per pass).
     let passes = if g.segments > 1 {
-        (200 / (g.segments - 1)).clamp(1, reps.max(3))
+        (CROSSINGS / (g.segments - 1)).clamp(1, MAX_HANDOFF_PASSES)
     } else {
         1
     };
@@ -363,10 +371,13 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
         own.value_at_quantile(0.5),
         own.value_at_quantile(0.99),
         own.len(),
+        own.value_at_quantile(0.9),
     );
     v.insert("handoff_walrec_p50_ns".into(), json!(own_pct.0));
+    v.insert("handoff_walrec_p90_ns".into(), json!(own_pct.3));
     v.insert("handoff_walrec_p99_ns".into(), json!(own_pct.1));
     v.insert("handoff_walrec_samples".into(), json!(own_pct.2));
+    v.insert("handoff_walrec_passes".into(), json!(passes));
     let (h50, h99, hn, source) = match telemetry_out::handoff(&on_telemetry) {
         Some((n, p50, p99)) => (p50, p99, n, "telemetry"),
         None => (own_pct.0, own_pct.1, own_pct.2, "walrec"),
@@ -560,12 +571,12 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
             met: sn.median <= 5.0,
         },
         Goal {
-            key: "handoff_p99_ns",
-            name: "segment handoff p99",
-            value: h99 as f64 / 1e3,
+            key: "handoff_walrec_p99_ns",
+            name: "segment handoff p99 (crossing next())",
+            value: own_pct.1 as f64 / 1e3,
             unit: "µs",
             goal: "<= 1",
-            met: h99 <= 1000,
+            met: own_pct.1 <= 1000,
         },
         Goal {
             key: "telemetry_ratio",
@@ -646,22 +657,17 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
             ),
             ("raw CRC32C".into(), format!("{:.2}", f("crc_gbps")), "GB/s"),
             (
-                "segment handoff p50".into(),
-                format!("{:.2}", h50 as f64 / 1e3),
-                "µs",
-            ),
-            (
-                format!("handoff samples (from {source})"),
-                hn.to_string(),
-                "",
-            ),
-            (
-                format!("handoff p50 / p99 timed by walrec ({} samples)", own_pct.2),
+                format!("crossing next() p50 / p90 ({} samples)", own_pct.2),
                 format!(
                     "{:.2} / {:.2}",
                     own_pct.0 as f64 / 1e3,
-                    own_pct.1 as f64 / 1e3
+                    own_pct.3 as f64 / 1e3
                 ),
+                "µs",
+            ),
+            (
+                format!("switch alone p50 / p99 ({source}, {hn} samples)"),
+                format!("{:.2} / {:.2}", h50 as f64 / 1e3, h99 as f64 / 1e3),
                 "µs",
             ),
             (
