@@ -1175,7 +1175,7 @@ impl Manager {
                     // cross cores (~85 ns, limits.md) inside the crossing `next()`. Moving it
                     // into a box of this thread does those transfers here. Measured
                     // (crossing timed with rdtsc, 8 x 32 crossings, 4 alternated pairs): p50
-                    // 70–200 ns lower in each pair; entering the new first block p90 50–150
+                    // 100–200 ns lower in each pair; entering the new first block p90 50–150
                     // → 40–50 ns.
                     let reader = Box::new(*reader);
                     pipe.ahead = Some((index, reader));
