@@ -6,7 +6,9 @@
 #   * tests/ffi_threads.rs — the C ABI's threading contract: a handle replayed on one thread,
 #     moved to another, while two more threads read its telemetry;
 #   * tests/telemetry_pipeline.rs, snapshots_from_another_thread_during_replay_are_monotonic —
-#     telemetry snapshots and dumps from a monitor thread during a real replay.
+#     telemetry snapshots and dumps from a monitor thread during a real replay;
+#   * the library's `recovery::payload_checks` unit tests — the replay thread and the preloader
+#     claiming and checking one segment's blocks concurrently.
 #
 #   bash scripts/tsan.sh            # prints "tsan: N tests passed, W warnings" and exits non-zero on any race
 #
@@ -55,6 +57,7 @@ run() {
 }
 run --test hardening_concurrency --test ffi_threads -- --test-threads=2
 run --test telemetry_pipeline -- --exact snapshots_from_another_thread_during_replay_are_monotonic
+run --lib -- recovery::payload_checks
 warnings=$(grep -c '^WARNING: ThreadSanitizer' "$log" || true)
 tests=$(sed -n 's/^test result: .*\. \([0-9]*\) passed.*/\1/p' "$log" | awk '{s += $1} END {print s + 0}')
 echo "tsan: ${tests} tests passed, ${warnings} ThreadSanitizer warnings, exit status ${status}, $(( $(date +%s) - start )) s"

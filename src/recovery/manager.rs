@@ -333,7 +333,8 @@ impl Manager {
             target = self.headers[k].first_event_id;
         }
         // Block headers walked now; payloads checked up to the target's block before the first
-        // event, the rest shared with the preloader (from the back) as the replay goes.
+        // event, the rest shared with the preloader (first unclaimed block first) as the replay
+        // goes.
         let (mut reader, checks) = open_resume(&self.plan[k], &self.telemetry)?;
         reader.verify_through(target);
         if target >= reader.end_event_id() {

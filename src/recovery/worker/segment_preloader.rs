@@ -4,8 +4,9 @@
 //! Preparing a segment means mapping it, prefaulting every page (page faults, and disk reads on
 //! a cold cache, happen here), and verifying every block header ([`open_shared`]). The payload
 //! CRCs are then shared with the replay thread through [`PayloadChecks`]: between preparations
-//! the worker checks blocks from the back of the oldest segment that still has unchecked ones,
-//! while the replay thread checks each block from the front just before reading it. See
+//! the worker checks the first unclaimed block of the oldest segment that still has one — just
+//! ahead of the replay in the segment being replayed — while the replay thread checks each
+//! block it reaches that nobody has claimed yet, just before reading it. See
 //! `docs/ARCHITECTURE.md` ("Shared verification") for why verification is split this way.
 //!
 //! Two SPSC lock-free rings (the `rtrb` crate) connect the worker to the [`Manager`]:
@@ -119,8 +120,8 @@ pub fn open_lazily(path: &Path, telemetry: &Telemetry) -> Result<SegmentReader> 
 
 /// Opens the segment a replay starts in for shared verification, without prefaulting (this
 /// runs on the replay thread): every block header verified and indexed now, payloads checked
-/// from the front by the replay and from the back by the preloader, which gets the returned
-/// checks as its first task.
+/// by the replay as it reaches them and by the preloader just ahead of it, which gets the
+/// returned checks as its first task.
 pub fn open_resume(
     path: &Path,
     telemetry: &Telemetry,
@@ -131,8 +132,8 @@ pub fn open_resume(
 }
 
 /// Opens one segment for shared verification: every page prefaulted, every block header
-/// verified and indexed now; the payload checks are returned so this thread can work on them
-/// from the back while the replay works from the front ([`PayloadChecks`]).
+/// verified and indexed now; the payload checks are returned so that this thread can work on
+/// them alongside the replay ([`PayloadChecks`]).
 pub fn open_shared(
     path: &Path,
     telemetry: &Telemetry,
@@ -311,8 +312,8 @@ fn run(
     let mut sent_end = false;
     let mut prepared_count = 0usize;
     let mut full_since: Option<u64> = None;
-    // Payload checks of the segments handed over, oldest first: worked on from the back while
-    // there is nothing more urgent to do.
+    // Payload checks of the segments handed over, oldest first: worked on, first unclaimed
+    // block first, while there is nothing more urgent to do.
     let mut tasks: VecDeque<Arc<PayloadChecks>> = cfg.first_task.iter().cloned().collect();
     while !shared.stop.load(Ordering::Acquire) {
         let mut worked = false;
@@ -369,13 +370,14 @@ fn run(
             if !sent_end && full_since.is_none() {
                 full_since = Some(now_ns());
             }
-            // Nothing to prepare: check one payload block of the oldest segment that has
-            // unclaimed blocks (the one being replayed first), from its back.
+            // Nothing to prepare: check the first unclaimed payload block of the oldest segment
+            // that has one — in the segment being replayed, the block just ahead of the replay,
+            // which then reads it from the shared cache.
             while tasks.front().is_some_and(|t| !t.has_unclaimed()) {
                 tasks.pop_front();
             }
             if let Some(t) = tasks.iter().find(|t| t.has_unclaimed()) {
-                worked |= t.check_one_from_back();
+                worked |= t.check_next();
             }
         }
         if !worked {
