@@ -28,7 +28,7 @@ git_line() {
 }
 
 # record FILE STDERR COMMAND...: runs COMMAND with its record around its output; its stderr
-# goes to STDERR (/dev/stdout: into the file).
+# goes into the file when STDERR is "-", else to the file STDERR names.
 record() {
     local file=$1 err=$2
     shift 2
@@ -38,7 +38,11 @@ record() {
         echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
         echo "uptime before: $(uptime)"
         local status=0
-        "$@" 2>"$err" || status=$?
+        if [ "$err" = - ]; then
+            "$@" 2>&1 || status=$?
+        else
+            "$@" 2>"$err" || status=$?
+        fi
         echo "uptime after: $(uptime)"
         echo "exit: $status"
     } >"$file"
@@ -59,7 +63,7 @@ record "$out/walrec_bench.txt" /dev/null "$t/walrec" bench --events 30000000
     echo "uptime after: $(uptime)"
     echo "exit: $status"
 } >"$out/walrec_bench_json_run_info.txt"
-record "$out/replay_throughput_20M_64MiB.txt" /dev/stdout "$t/examples/replay_throughput" 20000000 64
-record "$out/replay_throughput_10M_1MiB.txt" /dev/stdout "$t/examples/replay_throughput" 10000000 1
-record "$out/ffi_bench_20M.txt" /dev/stdout "$t/examples/ffi_bench" 20000000 5
+record "$out/replay_throughput_20M_64MiB.txt" - "$t/examples/replay_throughput" 20000000 64
+record "$out/replay_throughput_10M_1MiB.txt" - "$t/examples/replay_throughput" 10000000 1
+record "$out/ffi_bench_20M.txt" - "$t/examples/ffi_bench" 20000000 5
 echo "series: done; outputs in $out/"
