@@ -2,7 +2,8 @@
 # Runs the five measurements BENCHMARKS.md reports, one after the other, from the current
 # commit, writing each output with a record (command, commit, src/ diff hash, time, load) into
 # bench/results/:
-#   1. wal-bench, 5 M x 64 B                 -> report.md, report.json, run_info.txt, *.svg
+#   1. wal-bench, 5 M x 64 B                 -> report.md, report.json, run_info.txt, *.svg,
+#                                               stderr.txt (the harness's progress log)
 #   2. wal-bench, 1 M x 512 B                -> 512B-1M/
 #   3. walrec bench --events 30000000, table and JSON -> walrec_bench.txt, walrec_bench.json
 #                                               (+ walrec_bench_json_run_info.txt)
@@ -49,8 +50,9 @@ record() {
     tail -n 3 "$file"
 }
 
-bash bench/scripts/run.sh
-bash bench/scripts/run.sh --payload-size 512 --events 1000000 --out "$out/512B-1M"
+# The harness's progress log (stderr) is kept next to each report.
+bash bench/scripts/run.sh 2>"$out/stderr.txt"
+bash bench/scripts/run.sh --payload-size 512 --events 1000000 --out "$out/512B-1M" 2>"$out/512B-1M/stderr.txt"
 # walrec's progress notes (stderr) are left out.
 record "$out/walrec_bench.txt" /dev/null "$t/walrec" bench --events 30000000
 {
