@@ -569,6 +569,9 @@ fn bench_json_has_every_figure() {
     let passes = (1000 / crossings).clamp(1, 40);
     assert_eq!(v["handoff_walrec_passes"], passes);
     assert_eq!(v["handoff_walrec_samples"], passes * crossings);
+    // One ordinary next() per boundary too, timed the same way (the measurement's floor).
+    assert_eq!(v["handoff_floor_samples"], passes * crossings);
+    assert!(v["handoff_floor_p99_ns"].as_u64().unwrap() > 0);
 }
 
 #[test]

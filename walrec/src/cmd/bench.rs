@@ -6,8 +6,10 @@
 //!    the same bytes (mapped here with memmap2) → throughput ratio;
 //! 3. sequential [`SegmentReader::next`] over a verified segment: ns/event;
 //! 4. segment handoff latency: the `next()` calls that cross a segment boundary, timed here
-//!    over about a thousand crossings (p50 / p90 / p99; the goal is judged on this p99), and
-//!    the switch alone as the library's telemetry histogram records it;
+//!    over about a thousand crossings (p50 / p90 / p99; the goal is judged on this p99); the
+//!    floor of that measurement, an ordinary `next()` timed the same way and as rarely (once
+//!    per segment, 500 events before its end); and the switch alone as the library's telemetry
+//!    histogram records it;
 //! 5. telemetry cost: replay throughput with the default next-event sampling vs sampling
 //!    practically off (`u32::MAX`);
 //! 6. directory scan: `Manager::open` on a log of 10 000 one-event segments;
@@ -61,6 +63,8 @@ const PAYLOAD: usize = 64;
 const CROSSINGS: usize = 1000;
 /// At most this many replays for the handoff scenario.
 const MAX_HANDOFF_PASSES: usize = 40;
+/// The handoff scenario's floor: an ordinary `next()` this many events before each boundary.
+const FLOOR_OFFSET: u64 = 500;
 /// Largest segment size used (the format's default).
 const SEGMENT_BYTES: u64 = 64 << 20;
 
@@ -142,8 +146,14 @@ fn drain(
     Ok((Drain { events, elapsed }, m))
 }
 
-/// Replays once, timing every `next()` call that crosses into a new segment.
-fn handoff_pass(dir: &Path, hist: &mut Histogram<u64>) -> anyhow::Result<()> {
+/// Replays once, timing every `next()` call that crosses into a new segment into `hist`, and,
+/// as the floor of that measurement, one ordinary `next()` `FLOOR_OFFSET` events before each
+/// boundary into `floor`: timed the same way, just as rarely, but doing no switch.
+fn handoff_pass(
+    dir: &Path,
+    hist: &mut Histogram<u64>,
+    floor: &mut Histogram<u64>,
+) -> anyhow::Result<()> {
     let mut m = Manager::open(dir, RecoveryOptions::default()).ctx("bench: open log")?;
     let mut firsts: Vec<u64> = m
         .scan()
@@ -158,12 +168,17 @@ fn handoff_pass(dir: &Path, hist: &mut Histogram<u64>) -> anyhow::Result<()> {
     let mut acc = 0u64;
     loop {
         let crossing = expect == next_boundary;
-        let t = crossing.then(Instant::now);
+        let ordinary = !crossing && expect.checked_add(FLOOR_OFFSET) == Some(next_boundary);
+        let t = (crossing || ordinary).then(Instant::now);
         let r = m.next();
         if let Some(t) = t {
-            let ns = t.elapsed().as_nanos() as u64;
-            let _ = hist.record(ns.max(1));
-            next_boundary = boundaries.next().unwrap_or(u64::MAX);
+            let ns = (t.elapsed().as_nanos() as u64).max(1);
+            if crossing {
+                let _ = hist.record(ns);
+                next_boundary = boundaries.next().unwrap_or(u64::MAX);
+            } else {
+                let _ = floor.record(ns);
+            }
         }
         match r {
             Ok(Some(ev)) => {
@@ -355,8 +370,11 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
     // (4) Handoff latency: the library's histogram (all sampled runs above) when it has
     // samples, and always also timed here around the next() calls that cross a boundary.
     note("segment handoff latency");
-    let mut own = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
-        .map_err(|e| anyhow::anyhow!("bench: histogram: {e}"))?;
+    let new_hist = || {
+        Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
+            .map_err(|e| anyhow::anyhow!("bench: histogram: {e}"))
+    };
+    let (mut own, mut floor) = (new_hist()?, new_hist()?);
     // About a thousand crossings, so that the p99 is a percentile and not the second-largest
     // of a few samples (a 2 GiB log has 32 boundaries per pass).
     let passes = if g.segments > 1 {
@@ -365,7 +383,7 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
         1
     };
     for _ in 0..passes {
-        handoff_pass(&log_dir, &mut own)?;
+        handoff_pass(&log_dir, &mut own, &mut floor)?;
     }
     let own_pct = (
         own.value_at_quantile(0.5),
@@ -378,6 +396,14 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
     v.insert("handoff_walrec_p99_ns".into(), json!(own_pct.1));
     v.insert("handoff_walrec_samples".into(), json!(own_pct.2));
     v.insert("handoff_walrec_passes".into(), json!(passes));
+    let floor_pct = (
+        floor.value_at_quantile(0.5),
+        floor.value_at_quantile(0.99),
+        floor.len(),
+    );
+    v.insert("handoff_floor_p50_ns".into(), json!(floor_pct.0));
+    v.insert("handoff_floor_p99_ns".into(), json!(floor_pct.1));
+    v.insert("handoff_floor_samples".into(), json!(floor_pct.2));
     let (h50, h99, hn, source) = match telemetry_out::handoff(&on_telemetry) {
         Some((n, p50, p99)) => (p50, p99, n, "telemetry"),
         None => (own_pct.0, own_pct.1, own_pct.2, "walrec"),
@@ -662,6 +688,18 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
                     "{:.2} / {:.2}",
                     own_pct.0 as f64 / 1e3,
                     own_pct.3 as f64 / 1e3
+                ),
+                "µs",
+            ),
+            (
+                format!(
+                    "ordinary next() timed alike p50 / p99 ({} samples)",
+                    floor_pct.2
+                ),
+                format!(
+                    "{:.2} / {:.2}",
+                    floor_pct.0 as f64 / 1e3,
+                    floor_pct.1 as f64 / 1e3
                 ),
                 "µs",
             ),
