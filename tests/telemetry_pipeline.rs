@@ -5,6 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wal_recovery::recovery::telemetry::{render_prometheus, Telemetry};
+
+#[path = "common/files.rs"]
+mod files;
 use wal_recovery::{Manager, RecoveryMode, RecoveryOptions, Writer, WriterOptions};
 
 /// Writes `n` events of 40 bytes into segments of ~16 KiB; returns the sorted segment paths.
@@ -267,16 +270,7 @@ fn handoffs_of_single_block_segments_are_all_counted() {
         w.append(&p).unwrap();
     }
     w.close().unwrap();
-    let segs = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "wal")
-        })
-        .count() as u64;
+    let segs = files::wal_files(dir.path()).len() as u64;
     assert_eq!(segs, 300, "one event, one block, one segment each");
 
     let mut m = Manager::open(dir.path(), RecoveryOptions::default()).unwrap();

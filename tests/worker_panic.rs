@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use wal_recovery::{Manager, RecoveryOptions, Writer, WriterOptions};
 
+#[path = "common/files.rs"]
+mod files;
+
 fn payload(i: u64) -> Vec<u8> {
     let mut p = vec![(i % 251) as u8; 24 + (i % 40) as usize];
     p[..8].copy_from_slice(&i.to_le_bytes());
@@ -25,16 +28,7 @@ fn replay_survives_a_panicking_preloader() {
         w.append(&payload(i)).unwrap();
     }
     w.close().unwrap();
-    let segments = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "wal")
-        })
-        .count() as u64;
+    let segments = files::wal_files(dir.path()).len() as u64;
     assert!(segments > 10, "{segments} segments");
 
     for panic_at in [1usize, 3] {

@@ -8,10 +8,10 @@
 use std::fs::{self, OpenOptions};
 use std::io::Write as _;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use wal_recovery::recovery::segment_reader::{SegmentEnd, SegmentReader};
-use wal_recovery::segment::{naming, record_size, BLOCK_ALIGN, HEADER_BYTES};
+use wal_recovery::segment::{record_size, BLOCK_ALIGN, HEADER_BYTES};
 use wal_recovery::{
     Corruption, Error, Manager, RecoveryOptions, RecoveryReport, Writer, WriterOptions,
 };
@@ -37,6 +37,10 @@ pub type Ev = (u64, Vec<u8>);
 /// The suites' one seeded generator (splitmix64), shared with the other support modules.
 #[path = "../common/rng.rs"]
 mod rng;
+
+#[path = "../common/files.rs"]
+mod files;
+pub use files::wal_files;
 #[allow(unused_imports)] // not every suite that includes this module draws random numbers
 pub use rng::Rng;
 
@@ -121,22 +125,6 @@ pub fn append_random(
         let len = rng.below(max_len + 1) as usize;
         append(w, log, seed, len);
     }
-}
-
-/// Canonically named segment files of `dir`, in sequence order.
-pub fn wal_files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<(u64, PathBuf)> = fs::read_dir(dir)
-        .expect("read_dir")
-        .map(|e| e.expect("dir entry"))
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()
-                .and_then(naming::parse)
-                .map(|s| (s, e.path()))
-        })
-        .collect();
-    v.sort();
-    v.into_iter().map(|(_, p)| p).collect()
 }
 
 /// Copies every segment file of `src` into `dst` (created), as a crash snapshot would hold them.

@@ -203,18 +203,10 @@ impl Log {
 /// Reads every canonically named segment of `dir` (sorted by name) with the library's verified
 /// reader.
 pub fn segments(dir: &Path) -> Vec<SegInfo> {
-    let mut names: Vec<(u64, PathBuf)> = fs::read_dir(dir)
-        .expect("read log dir")
-        .map(|e| e.expect("dir entry"))
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()
-                .and_then(naming::parse)
-                .map(|n| (n, e.path()))
-        })
-        .collect();
-    names.sort();
-    names.into_iter().map(|(n, p)| seg_info(&p, n)).collect()
+    files::wal_files_with_seq(dir)
+        .into_iter()
+        .map(|(n, p)| seg_info(&p, n))
+        .collect()
 }
 
 /// Describes one segment file (which must verify cleanly up to its valid end).
@@ -475,6 +467,9 @@ pub fn assert_ids(got: &[u64], want: &[u64]) {
 /// The suites' one seeded generator (splitmix64), shared with the other support modules.
 #[path = "../common/rng.rs"]
 mod rng;
+
+#[path = "../common/files.rs"]
+mod files;
 #[allow(unused_imports)] // not every suite that includes this module draws random numbers
 pub use rng::Rng;
 
