@@ -1498,9 +1498,10 @@ fn ignored_and_junk_files() {
     });
 }
 
-/// The segment a replay starts in is verified like the others — payloads from the front by the
-/// replay, from the back by the preloader — so damage in its last block (the preloader's first
-/// pick) must stop the replay at exactly that block in every mode, as it does elsewhere.
+/// The segment a replay starts in is verified like the others — its payloads shared between the
+/// replay and the preloader, whichever claims a block first — so damage in its last block,
+/// checked by either thread, must stop the replay at exactly that block in every mode, as it
+/// does elsewhere.
 #[test]
 fn damage_at_the_back_of_the_resume_segment() {
     let tmp = tempdir("resume-seg-back");
