@@ -137,21 +137,13 @@ impl PayloadChecks {
 
     /// Claims the first unclaimed block, if any.
     fn claim(&self) -> Option<usize> {
-        let mut cur = self.next.0.load(Ordering::Acquire);
-        loop {
-            if cur >= self.n {
-                return None;
-            }
-            match self.next.0.compare_exchange_weak(
-                cur,
-                cur + 1,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return Some(cur as usize),
-                Err(v) => cur = v,
-            }
-        }
+        self.next
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |k| {
+                (k < self.n).then_some(k + 1)
+            })
+            .ok()
+            .map(|k| k as usize)
     }
 
     fn check(&self, i: usize, side: Side) -> Checked {
