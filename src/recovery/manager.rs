@@ -50,12 +50,26 @@ struct Pipe {
     prepared: rtrb::Consumer<Prepared>,
     finished: rtrb::Producer<BoxedReader>,
     /// The next segment's reader, taken from the prepared ring early (see
-    /// [`Manager::look_ahead`]), with its plan index.
-    ahead: Option<(usize, BoxedReader)>,
+    /// [`Manager::look_ahead`]).
+    ahead: Option<Ahead>,
     /// The reader [`Manager::switch_fast`] retired, pushed to the finished ring at the next
     /// block entry ([`Manager::block_entered`]): the push writes ring lines the worker keeps
     /// reading, a cross-core transfer measured at ~0.5–0.65 µs, which is kept off the switch.
     retiring: Option<BoxedReader>,
+}
+
+/// The next segment's reader, taken early by [`Manager::look_ahead`].
+#[derive(Debug)]
+struct Ahead {
+    /// Its plan index.
+    index: usize,
+    reader: BoxedReader,
+    /// The switch to it is decided already ([`Manager::cross_armed`]): it is the next plan
+    /// entry, it continues the current segment (first id and chain), its first block is
+    /// entered, and the current segment is verified, clean, with no resume target inside
+    /// damage. What is left to check at the boundary is that the current reader was read to
+    /// its end without a framing failure.
+    armed: bool,
 }
 
 /// Where the replay stands.
@@ -463,6 +477,15 @@ impl Manager {
     /// Block switch, segment switch, end of log or error.
     #[inline(never)]
     fn next_cold(&mut self) -> Result<Option<Event<'_>>> {
+        // The segment switch prepared in the last block: its reader is positioned on its first
+        // event, so delivering it is the hot path's decode.
+        if self.cross_armed() {
+            if let Some(r) = self.reader.as_mut() {
+                if let Some((id, s, e)) = r.next_fast() {
+                    return self.deliver(id, s, e);
+                }
+            }
+        }
         loop {
             if let Some(r) = self.reader.as_mut() {
                 match r.next_position() {
@@ -536,10 +559,10 @@ impl Manager {
             State::Ended => return Ok(false),
             State::Failed(e) => return Err(e.duplicate()),
         }
-        let handoff_start = now_ns();
-        if self.switch_fast(handoff_start) {
+        if self.cross_armed() {
             return Ok(true);
         }
+        let handoff_start = now_ns();
         if let Some(mut r) = self.reader.take() {
             self.account_retired(&r);
             // Exhausting a reader completes its verification; this is a no-op kept for safety,
@@ -622,30 +645,29 @@ impl Manager {
         }
     }
 
-    /// The common segment switch, in few instructions so that it runs from cache: the current
-    /// reader ended cleanly and fully verified, and the reader taken early by
-    /// [`Self::look_ahead`] is the next plan entry and continues it (first id = end, previous
-    /// chain = last chain). Anything else returns false and takes the general path, which
+    /// The common segment switch, decided in advance by [`Self::look_ahead`] so that the
+    /// boundary runs few instructions from few cache lines: if the next reader is armed and the
+    /// current one was read to its clean end, retires the current reader and installs the
+    /// next. Anything else returns false and takes the general path ([`Self::advance`]), which
     /// decides the same cases the same way.
     #[inline(never)]
-    fn switch_fast(&mut self, handoff_start: u64) -> bool {
-        let j = self.cur + 1;
-        let (Some(r), Some(pipe)) = (self.reader.as_deref(), self.pipe.as_ref()) else {
-            return false;
-        };
-        let Some((index, next)) = pipe.ahead.as_ref() else {
-            return false;
-        };
-        if *index != j
-            || self.resume_floor != 0
-            || !r.is_verified()
-            || !matches!(r.end(), SegmentEnd::Clean)
-            || next.first_event_id() != r.end_event_id()
-            || next.header().prev_chain != r.last_chain()
+    fn cross_armed(&mut self) -> bool {
+        let armed = self
+            .pipe
+            .as_ref()
+            .and_then(|p| p.ahead.as_ref())
+            .is_some_and(|a| a.armed);
+        if !armed
+            || !matches!(self.state, State::Running)
+            || !self
+                .reader
+                .as_deref()
+                .is_some_and(SegmentReader::exhausted_cleanly)
         {
             return false;
         }
-        let (Some(r), Some((_, next))) = (
+        let handoff_start = now_ns();
+        let (Some(r), Some(next)) = (
             self.reader.take(),
             self.pipe.as_mut().and_then(|p| p.ahead.take()),
         ) else {
@@ -657,11 +679,16 @@ impl Manager {
             Some(p) if p.retiring.is_none() => p.retiring = Some(r),
             _ => self.retire(r),
         }
-        self.cur = j;
-        self.telemetry
-            .manager
-            .set_segments(self.plan.len() as u64, (self.plan.len() - j) as u64);
-        self.install(next, handoff_start);
+        self.cur = next.index;
+        self.telemetry.manager.set_segments(
+            self.plan.len() as u64,
+            (self.plan.len() - next.index) as u64,
+        );
+        self.install(next.reader, handoff_start);
+        // A one-block segment is in its last block already: prepare the switch after it.
+        if self.reader.as_ref().is_some_and(|r| r.in_last_block()) {
+            self.look_ahead();
+        }
         true
     }
 
@@ -1052,11 +1079,11 @@ impl Manager {
             let Some(pipe) = self.pipe.as_mut() else {
                 return self.open_here(j);
             };
-            if let Some((index, reader)) = pipe.ahead.take() {
-                if index == j {
-                    return Obtained::Ready(reader);
+            if let Some(a) = pipe.ahead.take() {
+                if a.index == j {
+                    return Obtained::Ready(a.reader);
                 }
-                close_reader(&self.telemetry, reader); // not the entry wanted (cannot happen)
+                close_reader(&self.telemetry, a.reader); // not the entry wanted (cannot happen)
                 continue;
             }
             match pipe.prepared.pop() {
@@ -1150,9 +1177,10 @@ impl Manager {
     }
 
     /// Called when the replay enters the last block of a segment: takes the next segment's
-    /// reader from the prepared ring now if it is there, so that the switch at the segment's
-    /// end finds it at hand, and its cache lines (and the ring's) were touched within the last
-    /// block rather than 64 MiB of streaming earlier. Anything else on the ring (a failure, a
+    /// reader from the prepared ring now if it is there, decides the switch to it, and enters
+    /// its first block, so that the `next()` at the segment's end only swaps readers
+    /// ([`Self::cross_armed`]) and everything it touches was touched within the last block
+    /// rather than 64 MiB of streaming earlier. Anything else on the ring (a failure, a
     /// superseded copy, the end) is left for [`Self::obtain`].
     #[inline(never)]
     fn look_ahead(&mut self) {
@@ -1166,11 +1194,6 @@ impl Manager {
         if let Ok(Prepared::Ready { index, .. }) = pipe.prepared.peek() {
             if *index == j {
                 if let Ok(Prepared::Ready { index, reader }) = pipe.prepared.pop() {
-                    // Its header and cursor, not its mapped bytes: touching those here would
-                    // move a SIGBUS from a segment truncated under us (docs/ARCHITECTURE.md,
-                    // "mmap and outside interference") before the last block of this one.
-                    std::hint::black_box((reader.header().prev_chain, reader.position()));
-                    reader.prefetch_first_record();
                     // The worker built this reader, so its lines sit modified in the other
                     // core's cache, and the switch writes the cursor fields: each line would
                     // cross cores (~85 ns, limits.md) inside the crossing `next()`. Moving it
@@ -1178,24 +1201,40 @@ impl Manager {
                     // (crossing timed with rdtsc, 8 x 32 crossings, 4 alternated pairs): p50
                     // 100–200 ns lower in each pair; entering the new first block p90 50–150
                     // → 40–50 ns.
-                    let reader = Box::new(*reader);
-                    pipe.ahead = Some((index, reader));
+                    let mut reader = Box::new(*reader);
+                    // The switch's decision, taken now: the current segment is verified in
+                    // full once its last block is entered (how it ends is known), and the
+                    // continuity checks read two header fields. Entering the next reader's
+                    // first block reads its index and its block-0 check, never its mapped
+                    // bytes: touching those here would move a SIGBUS from a segment truncated
+                    // under us (docs/ARCHITECTURE.md, "mmap and outside interference") before
+                    // the last block of this one. It comes last, so that only a reader the
+                    // switch will take is entered.
+                    let armed = self.reader.as_deref().is_some_and(|r| {
+                        self.resume_floor == 0
+                            && r.is_verified()
+                            && matches!(r.end(), SegmentEnd::Clean)
+                            && reader.first_event_id() == r.end_event_id()
+                            && reader.header().prev_chain == r.last_chain()
+                    }) && reader.enter_first_block();
+                    reader.prefetch_first_record();
+                    pipe.ahead = Some(Ahead {
+                        index,
+                        reader,
+                        armed,
+                    });
                 }
             }
         }
-        // Touch what the switch reads: how the current segment ends, the report, and (a real
-        // publication) the telemetry progress counters; and read the clock once, as the
-        // switch will. The lines stay in L2 through the last block's 64 KiB.
-        if let Some(r) = self.reader.as_ref() {
-            std::hint::black_box((r.end_event_id(), r.last_chain(), r.end()));
-        }
+        // Touch what the switch writes: the report, and (real stores of the values they
+        // already hold) the telemetry's segment and progress counters; and read the clock
+        // once, as the switch will. The lines stay in L2 through the last block's 64 KiB.
         std::hint::black_box((
             self.report.segments_replayed,
             self.expect.as_ref().map(|x| x.next_id),
             self.events_at_resume,
             self.first_pending,
         ));
-        // Real stores of the values they already hold, so the switch finds these lines here.
         let remaining = self.plan.len().saturating_sub(self.cur);
         self.telemetry
             .manager
@@ -1206,10 +1245,8 @@ impl Manager {
         type NextCold = for<'a> fn(&'a mut Manager) -> Result<Option<Event<'a>>>;
         for entry in [
             Self::next_cold as NextCold as usize,
-            Self::advance as fn(&mut Self) -> Result<bool> as usize,
-            Self::switch_fast as fn(&mut Self, u64) -> bool as usize,
+            Self::cross_armed as fn(&mut Self) -> bool as usize,
             Self::install as fn(&mut Self, BoxedReader, u64) as usize,
-            SegmentReader::cursor_code(),
         ] {
             prefetch::code(entry, SWITCH_CODE_LINES);
         }

@@ -496,6 +496,13 @@ impl SegmentReader {
                 return Ok(false);
             }
             self.progress.block_no = self.progress.block_no.max(b as u64 + 1);
+            // Blocks are checked in order (seek checks those before its target), so with the
+            // last one checked the verification is complete: say so now, while entering the
+            // last block, rather than in the `next()` that finds the segment's end — that one
+            // should only switch segments ([`Self::exhausted_cleanly`]).
+            if self.progress.block_no as usize == self.index.len() {
+                self.finish_shared();
+            }
         } else if self.next_block == self.index.len() && !self.step() {
             return Ok(false);
         }
@@ -566,6 +573,33 @@ impl SegmentReader {
         }
     }
 
+    /// Whether the cursor has read the whole segment and the segment ended cleanly: every
+    /// block verified, the last one consumed exactly, nothing cut. The manager's segment switch
+    /// asks this instead of calling [`Self::next_position`] once more, whose end-of-segment
+    /// branch would be code run once per segment, cold.
+    #[inline]
+    pub fn exhausted_cleanly(&self) -> bool {
+        self.remaining == 0
+            && self.pos == self.block_end
+            && self.next_block >= self.index.len()
+            && self.verified
+            && self.end_override.is_none()
+            && matches!(self.end, SegmentEnd::Clean)
+    }
+
+    /// Enters the first block of a reader whose cursor is at the start, so that the first
+    /// [`Self::next_fast`] returns its first event: checks the block's payload (for a reader
+    /// prepared by the preloader, reads the outcome it already published) and sets the cursor
+    /// from the index, without reading any mapped byte. True when the reader is then ready to
+    /// deliver its first event; false when it has none or its first block failed (its end then
+    /// says why, as entering it through `next` would have). For the manager's look-ahead.
+    pub fn enter_first_block(&mut self) -> bool {
+        if self.next_block != 0 || self.remaining != 0 {
+            return false;
+        }
+        matches!(self.enter_next_block(), Ok(true))
+    }
+
     /// The payload bytes at a range returned by [`Self::next_position`].
     #[inline]
     pub fn payload(&self, start: usize, end: usize) -> &[u8] {
@@ -597,27 +631,17 @@ impl SegmentReader {
         false
     }
 
-    /// Prepares this (prepared, unread) reader's first block for a segment switch: reads
-    /// what entering it will read — its index entry and its payload check's outcome — and asks
-    /// the CPU to bring its first record into cache, and the page translation into the TLB,
-    /// without reading it: a prefetch never faults, so a mapping whose file was truncated
-    /// under us raises no SIGBUS here. For the manager's look-ahead.
+    /// Asks the CPU to bring this reader's first record into cache, and its page translation
+    /// into the TLB, without reading it: a prefetch never faults, so a mapping whose file was
+    /// truncated under us raises no SIGBUS here. For the manager's look-ahead.
     pub fn prefetch_first_record(&self) {
         let Some(e) = self.index.first() else {
             return;
         };
-        std::hint::black_box(self.shared.as_ref().and_then(|sh| sh.outcome(0)));
         let Some(bytes) = self.map.get(e.payload_offset..) else {
             return;
         };
         super::prefetch::data(bytes.as_ptr() as usize);
-    }
-
-    /// Entry point of the code that moves the cursor (`next_position` and the block entry it
-    /// calls), for [`super::prefetch::code`].
-    pub fn cursor_code() -> usize {
-        type NextPosition = fn(&mut SegmentReader) -> Result<Option<(u64, usize, usize)>>;
-        Self::next_position as NextPosition as usize
     }
 
     /// How many blocks the cursor has entered since the last seek or rewind.
