@@ -23,7 +23,7 @@ use super::report::{
 };
 use super::scan::{scan_dir, Scan};
 use super::segment_reader::{SegmentEnd, SegmentReader};
-use super::telemetry::{now_ns, Telemetry};
+use super::telemetry::{now_ns, Telemetry, TickClock};
 use super::worker::segment_preloader::{
     close_reader, open_lazily, open_resume, BoxedReader, PreloadConfig, Prepared, SegmentPreloader,
 };
@@ -33,9 +33,10 @@ use crate::segment::header::SegmentHeader;
 /// Why a segment that chains with neither neighbour is never delivered.
 const FOREIGN: &str = "does not chain with its neighbours (replaced, or from another log)";
 
-/// Cache lines of code prefetched from each entry point of the segment switch (1 KiB: these
-/// functions' hot parts are shorter; prefetching past a function's end is harmless).
-const SWITCH_CODE_LINES: usize = 16;
+/// Cache lines of code prefetched from the entry of `next_cold`, where the segment switch runs
+/// (`cross_armed` and `install` are inlined into it): 4 KiB, more than the function's 3.3 KiB
+/// in a release build; prefetching past a function's end is harmless.
+const SWITCH_CODE_LINES: usize = 64;
 
 /// Spins before yielding while waiting for the preloader.
 const SPINS: u32 = 256;
@@ -137,7 +138,9 @@ pub struct Manager {
     first_pending: u64,
     countdown: u32,
     started: Instant,
-    /// The last switch's handoff time and end timestamp, recorded into the telemetry
+    /// Times the segment switch without reading the clock in it ([`TickClock`]).
+    ticks: TickClock,
+    /// The last switch's start and end in ticks, converted and recorded into the telemetry
     /// histogram at the next block entry (a histogram record touches cold counters, and every
     /// 100 ms merges 216 KiB: 10–20 µs that would otherwise land on the crossing `next()`).
     handoff_pending: Option<(u64, u64)>,
@@ -217,6 +220,7 @@ impl Manager {
             first_pending: 0,
             countdown,
             started: Instant::now(),
+            ticks: TickClock::new(),
             handoff_pending: None,
         };
         m.resume(m.opts.start_event_id)?;
@@ -562,7 +566,7 @@ impl Manager {
         if self.cross_armed() {
             return Ok(true);
         }
-        let handoff_start = now_ns();
+        let handoff_start = self.ticks.now();
         if let Some(mut r) = self.reader.take() {
             self.account_retired(&r);
             // Exhausting a reader completes its verification; this is a no-op kept for safety,
@@ -621,8 +625,9 @@ impl Manager {
         }
     }
 
-    /// Makes `reader` (plan entry `cur`, checked to continue the replay) the current one.
-    #[inline]
+    /// Makes `reader` (plan entry `cur`, checked to continue the replay) the current one. What
+    /// the switch tells telemetry waits for [`Self::publish_switch`].
+    #[inline(always)]
     fn install(&mut self, reader: BoxedReader, handoff_start: u64) {
         self.report.segments_replayed += 1;
         self.reader_start = reader.position();
@@ -630,18 +635,31 @@ impl Manager {
             self.first_pending = reader.position();
         }
         self.reader = Some(reader);
-        self.publish_progress();
-        let end = now_ns();
-        // A segment of one block reaches its switch before its second block entry: record the
-        // previous switch now rather than lose it.
-        self.record_handoff();
-        self.handoff_pending = Some((end.saturating_sub(handoff_start), end));
+        let end = self.ticks.now();
+        // A segment of one block reaches its switch before its second block entry: publish
+        // the previous switch now rather than lose it.
+        if self.handoff_pending.is_some() {
+            self.publish_switch();
+        }
+        self.handoff_pending = Some((handoff_start, end));
     }
 
-    /// Records the last switch's handoff time into the telemetry histogram.
-    fn record_handoff(&mut self) {
-        if let Some((elapsed, end)) = self.handoff_pending.take() {
-            self.telemetry.manager.record_handoff(elapsed, end);
+    /// Publishes the last switch to telemetry, at the next block entry rather than in the
+    /// crossing `next()`: its handoff time into the histogram (a record touches cold counters,
+    /// converts ticks with a clock read and a division, and every 100 ms merges 216 KiB), and
+    /// the segment gauges and progress totals, four more cache lines — like every progress
+    /// publication, a few µs late. Out of line, so none of it sits in the switch's code.
+    #[cold]
+    #[inline(never)]
+    fn publish_switch(&mut self) {
+        if let Some((start, end)) = self.handoff_pending.take() {
+            let (elapsed, now) = self.ticks.to_ns(end.saturating_sub(start));
+            self.telemetry.manager.record_handoff(elapsed, now);
+            self.telemetry.manager.set_segments(
+                self.plan.len() as u64,
+                self.plan.len().saturating_sub(self.cur) as u64,
+            );
+            self.publish_progress();
         }
     }
 
@@ -650,7 +668,9 @@ impl Manager {
     /// current one was read to its clean end, retires the current reader and installs the
     /// next. Anything else returns false and takes the general path ([`Self::advance`]), which
     /// decides the same cases the same way.
-    #[inline(never)]
+    // Inlined into `next_cold` (and `advance`), so that the crossing runs from the code lines
+    // of one function, which the look-ahead prefetches whole.
+    #[inline(always)]
     fn cross_armed(&mut self) -> bool {
         let armed = self
             .pipe
@@ -666,7 +686,7 @@ impl Manager {
         {
             return false;
         }
-        let handoff_start = now_ns();
+        let handoff_start = self.ticks.now();
         let (Some(r), Some(next)) = (
             self.reader.take(),
             self.pipe.as_mut().and_then(|p| p.ahead.take()),
@@ -680,10 +700,6 @@ impl Manager {
             _ => self.retire(r),
         }
         self.cur = next.index;
-        self.telemetry.manager.set_segments(
-            self.plan.len() as u64,
-            (self.plan.len() - next.index) as u64,
-        );
         self.install(next.reader, handoff_start);
         // A one-block segment is in its last block already: prepare the switch after it.
         if self.reader.as_ref().is_some_and(|r| r.in_last_block()) {
@@ -1168,7 +1184,7 @@ impl Manager {
                 self.retire(r);
             }
             if self.handoff_pending.is_some() {
-                self.record_handoff();
+                self.publish_switch();
             }
         }
         if self.reader.as_ref().is_some_and(|r| r.in_last_block()) {
@@ -1226,30 +1242,21 @@ impl Manager {
                 }
             }
         }
-        // Touch what the switch writes: the report, and (real stores of the values they
-        // already hold) the telemetry's segment and progress counters; and read the clock
-        // once, as the switch will. The lines stay in L2 through the last block's 64 KiB.
+        // Touch what the switch reads and writes. The lines stay in L2 through the last block's
+        // 64 KiB.
         std::hint::black_box((
             self.report.segments_replayed,
             self.expect.as_ref().map(|x| x.next_id),
             self.events_at_resume,
             self.first_pending,
+            self.last_retired,
+            self.handoff_pending,
+            matches!(self.state, State::Running),
+            self.ticks.now(),
         ));
-        let remaining = self.plan.len().saturating_sub(self.cur);
-        self.telemetry
-            .manager
-            .set_segments(self.plan.len() as u64, remaining as u64);
-        self.publish_progress();
-        std::hint::black_box(now_ns());
         // And the switch's code: 64 MiB of streaming evicted it (see `recovery::prefetch`).
         type NextCold = for<'a> fn(&'a mut Manager) -> Result<Option<Event<'a>>>;
-        for entry in [
-            Self::next_cold as NextCold as usize,
-            Self::cross_armed as fn(&mut Self) -> bool as usize,
-            Self::install as fn(&mut Self, BoxedReader, u64) as usize,
-        ] {
-            prefetch::code(entry, SWITCH_CODE_LINES);
-        }
+        prefetch::code(Self::next_cold as NextCold as usize, SWITCH_CODE_LINES);
     }
 
     fn open_here(&mut self, j: usize) -> Obtained {
@@ -1285,7 +1292,7 @@ impl Manager {
     /// after the join: its message is stored only once its unwinding (which abandons the rings)
     /// has finished.
     fn stop_pipe(&mut self) {
-        self.record_handoff();
+        self.publish_switch();
         if let Some(mut p) = self.pipe.take() {
             p.worker.stop();
             if let Some(msg) = p.worker.panic_message() {

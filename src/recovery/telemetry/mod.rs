@@ -79,6 +79,7 @@ pub mod segment_preloader;
 pub mod segment_reader;
 pub mod snapshot;
 pub mod stats;
+pub mod ticks;
 
 #[cfg(test)]
 mod tests;
@@ -98,6 +99,7 @@ pub use self::snapshot::{
     TelemetrySnapshot,
 };
 pub use self::stats::{Counter, Gauge, OpStat};
+pub use self::ticks::TickClock;
 
 /// Root of the WAL-recovery telemetry tree. Create once with
 /// [`Telemetry::new`] and share as `Arc<Telemetry>`.
