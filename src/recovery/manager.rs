@@ -9,7 +9,11 @@
 //! [`RecoveryMode`], and recorded in the [`RecoveryReport`].
 //!
 //! Hot path: `next()` is the current reader's `next()` plus a sampling countdown. Everything
-//! else — ring handoff, continuity checks, telemetry publication — happens once per segment.
+//! else — ring handoff, continuity checks, telemetry publication — happens once per segment,
+//! and as little of it as possible in the `next()` that crosses the boundary: the switch is
+//! decided while the replay reads the segment's last block (`Manager::look_ahead`), the
+//! crossing only swaps the readers (`Manager::cross_armed`), and what it tells the worker and
+//! telemetry waits for the next block entry (docs/ARCHITECTURE.md, "Segment switch").
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -53,7 +57,7 @@ struct Pipe {
     /// The next segment's reader, taken from the prepared ring early (see
     /// [`Manager::look_ahead`]).
     ahead: Option<Ahead>,
-    /// The reader [`Manager::switch_fast`] retired, pushed to the finished ring at the next
+    /// The reader [`Manager::cross_armed`] retired, pushed to the finished ring at the next
     /// block entry ([`Manager::block_entered`]): the push writes ring lines the worker keeps
     /// reading, a cross-core transfer measured at ~0.5–0.65 µs, which is kept off the switch.
     retiring: Option<BoxedReader>,

@@ -10,7 +10,8 @@
 //! thread keeps a [`super::Sampler`] and running totals of delivered
 //! events/bytes in its own fields, reads the clock and calls
 //! [`Manager::on_next_event`] only on sampled events, and calls
-//! [`Manager::publish_progress`] on sampled events and handoffs.
+//! [`Manager::publish_progress`] on sampled events and after each segment
+//! switch.
 //!
 //! Unlike the original, `seek_event` is recorded (by [`Manager::on_seek_event`],
 //! which the resume path must call), and `next_event` counts only *sampled*
@@ -108,7 +109,8 @@ impl Manager {
     }
 
     /// Records a segment handoff measured by the caller (`elapsed_ns`, ending at `end_ns`);
-    /// the manager measures at the switch and records a little later, off the crossing call.
+    /// the manager measures at the switch (in [`super::TickClock`] ticks, no clock read) and
+    /// converts and records at the next block entry, off the crossing call.
     #[inline]
     pub fn record_handoff(&self, elapsed_ns: u64, end_ns: u64) {
         self.segment_handoff_histogram.record_at(elapsed_ns, end_ns);
