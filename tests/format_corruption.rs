@@ -8,6 +8,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use format_support::*;
+
+#[path = "common/craft.rs"]
+mod craft;
 use wal_recovery::recovery::segment_reader::{SegmentEnd, SegmentReader, TornTail};
 use wal_recovery::segment::block::BlockHeader;
 use wal_recovery::segment::header::SegmentHeader;
@@ -927,16 +930,7 @@ fn craft_segment(path: &Path, blocks: &[(u32, Vec<u8>)]) {
     let mut file = SegmentHeader::new_open(1, 1, CHAIN_SEED, 0)
         .encode()
         .to_vec();
-    let mut chain = CHAIN_SEED;
-    let mut first = 1;
-    for (i, (count, payload)) in blocks.iter().enumerate() {
-        let h = BlockHeader::for_payload(i as u32, first, *count, payload, chain);
-        file.extend_from_slice(&h.encode());
-        file.extend_from_slice(payload);
-        file.resize(file.len().next_multiple_of(64), 0);
-        chain = h.chain;
-        first += u64::from(*count);
-    }
+    file.extend_from_slice(&craft::blocks(1, CHAIN_SEED, blocks).0);
     fs::write(path, file).expect("write crafted segment");
 }
 

@@ -8,13 +8,15 @@
 
 mod pipeline_support;
 
+#[path = "common/craft.rs"]
+mod craft;
+
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
 use pipeline_support::*;
 use wal_recovery::recovery::report::{ContinuityReport, LostRange, RecoveryReport, SkippedSegment};
-use wal_recovery::segment::block::BlockHeader;
 use wal_recovery::segment::header::SegmentHeader;
 use wal_recovery::segment::{naming, record, CHAIN_SEED};
 use wal_recovery::{CorruptionKind, Error, Manager, RecoveryMode};
@@ -45,22 +47,12 @@ fn craft_segment(
     prev_chain: u32,
     blocks: &[(u32, Vec<u8>)],
 ) -> u32 {
-    let mut body = Vec::new();
-    let mut chain = prev_chain;
-    let mut id = first;
-    for (i, (count, payload)) in blocks.iter().enumerate() {
-        let h = BlockHeader::for_payload(i as u32, id, *count, payload, chain);
-        body.extend_from_slice(&h.encode());
-        body.extend_from_slice(payload);
-        body.resize(body.len().next_multiple_of(64), 0);
-        chain = h.chain;
-        id += u64::from(*count);
-    }
+    let (body, chain, end) = craft::blocks(first, prev_chain, blocks);
     let header = SegmentHeader {
         sealed: true,
         block_count: blocks.len() as u32,
-        last_event_id: id - 1,
-        event_count: id - first,
+        last_event_id: end - 1,
+        event_count: end - first,
         last_chain: chain,
         ..SegmentHeader::new_open(seq, first, prev_chain, 1)
     };
