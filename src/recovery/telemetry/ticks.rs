@@ -141,6 +141,17 @@ mod tests {
     }
 
     #[test]
+    fn without_the_counter_ticks_are_clock_nanoseconds() {
+        let c = TickClock { tsc: false };
+        let before = now_ns();
+        let t = c.now();
+        assert!(t >= before && t <= now_ns());
+        let (ns, now) = c.to_ns(12_345);
+        assert_eq!(ns, 12_345);
+        assert!(now >= t);
+    }
+
+    #[test]
     fn no_ticks_is_no_time() {
         assert_eq!(TickClock::new().to_ns(0).0, 0);
     }
