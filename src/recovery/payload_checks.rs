@@ -121,8 +121,10 @@ impl PayloadChecks {
         self.ns_reader.0.load(Ordering::Relaxed) + self.ns_preloader.0.load(Ordering::Relaxed)
     }
 
-    /// Block `i`'s outcome if its check has finished, without claiming or waiting.
-    pub fn outcome(&self, i: usize) -> Option<Checked> {
+    /// Block `i`'s outcome if its check has finished, without claiming or waiting (for the
+    /// tests: the library asks through [`Self::ensure`], which claims or waits as needed).
+    #[cfg(test)]
+    fn outcome(&self, i: usize) -> Option<Checked> {
         match self.state.get(i)?.load(Ordering::Acquire) {
             OK => Some(Checked::Ok),
             BAD => Some(Checked::Bad),
