@@ -1,9 +1,11 @@
 /*
  * Loads the library the way legacy tools do: dlopen + dlsym of every function, no link-time
  * dependency. Checks wal_abi_version() before resolving anything else, then writes a log and
- * replays it per event and in batches.
+ * replays it per event and in batches, and replays FlashStrike's own sample logs with default
+ * options (the results the samples' README and issue 14 state).
  *
- * Usage: dlopen <path to libwal_recovery.so> <empty scratch directory>.
+ * Usage: dlopen <path to libwal_recovery.so> <empty scratch directory> <FlashStrike samples>
+ * (the samples directory is tests/data/flashstrike).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -22,6 +24,8 @@ struct api {
     const char *(*wal_status_name)(uint32_t);
     size_t (*wal_last_error_message)(const wal_recovery *, char *, size_t);
     void (*wal_recovery_options_init)(wal_recovery_options *);
+    wal_status (*wal_recovery_options_init_sized)(wal_recovery_options *, size_t);
+    wal_status (*wal_request_event_decode)(const uint8_t *, size_t, wal_request_event *);
     wal_status (*wal_recovery_open)(const char *, const wal_recovery_options *, wal_recovery **);
     wal_status (*wal_recovery_next)(wal_recovery *, wal_event *);
     wal_status (*wal_recovery_next_batch)(wal_recovery *, wal_event *, size_t, size_t *);
@@ -87,6 +91,63 @@ static int event_ok(const wal_event *ev, uint64_t expect) {
     return ev->event_id == expect && ev->len == len && (len == 0 || memcmp(ev->data, want, len) == 0);
 }
 
+/* Replays FlashStrike sample `name` in `mode`: checks every event's id and decoded fields
+   (the samples' formula), returns the status that ended the replay and the ids delivered as up
+   to 4 inclusive ranges. */
+static wal_status replay_sample(const struct api *api, const char *root, const char *name,
+                                uint32_t mode, uint64_t ranges[4][2], size_t *n_ranges) {
+    char dir[1024];
+    wal_recovery_options o;
+    wal_recovery *h = NULL;
+    wal_event ev;
+    wal_request_event r;
+    wal_status s;
+    snprintf(dir, sizeof dir, "%s/%s", root, name);
+    REQUIRE(api->wal_recovery_options_init_sized(&o, sizeof o) == WAL_OK);
+    o.mode = mode;
+    REQUIRE(api->wal_recovery_open(dir, &o, &h) == WAL_OK);
+    *n_ranges = 0;
+    while ((s = api->wal_recovery_next(h, &ev)) == WAL_OK) {
+        uint64_t i = ev.event_id;
+        REQUIRE(api->wal_request_event_decode(ev.data, ev.len, &r) == WAL_OK);
+        REQUIRE(r.event_id == i && r.timestamp == i * 1000u && r.price == (int64_t)(i * 7u));
+        REQUIRE(r.quantity == (int64_t)(i % 100u + 1u) && r.user_id == (uint32_t)(i % 997u));
+        REQUIRE(r.order_id == (uint32_t)i && r.request_type == i % 4u);
+        REQUIRE(r.order_type == i % 2u && r.side == i % 2u);
+        if (*n_ranges > 0 && ranges[*n_ranges - 1][1] + 1 == i) {
+            ranges[*n_ranges - 1][1] = i;
+        } else {
+            REQUIRE(*n_ranges < 4);
+            ranges[*n_ranges][0] = i;
+            ranges[*n_ranges][1] = i;
+            (*n_ranges)++;
+        }
+    }
+    api->wal_recovery_close(h);
+    return s;
+}
+
+static void flashstrike_samples(const struct api *api, const char *root) {
+    uint64_t r[4][2];
+    size_t n = 0;
+    wal_request_event out;
+    unsigned char short_record[63] = {0};
+    CHECK(replay_sample(api, root, "clean", WAL_MODE_STRICT, r, &n) == WAL_END);
+    CHECK(n == 1 && r[0][0] == 1 && r[0][1] == 20000);
+    CHECK(replay_sample(api, root, "crash", WAL_MODE_STRICT, r, &n) == WAL_END);
+    CHECK(n == 1 && r[0][0] == 1 && r[0][1] == 17920);
+    CHECK(replay_sample(api, root, "crash_rotation", WAL_MODE_STRICT, r, &n) == WAL_END);
+    CHECK(n == 1 && r[0][0] == 1 && r[0][1] == 16384);
+    CHECK(replay_sample(api, root, "cold", WAL_MODE_STRICT, r, &n) == WAL_END);
+    CHECK(n == 1 && r[0][0] == 1 && r[0][1] == 20000);
+    CHECK(replay_sample(api, root, "restart", WAL_MODE_STRICT, r, &n) == WAL_ERR_GAP);
+    CHECK(n == 1 && r[0][0] == 1 && r[0][1] == 16384);
+    CHECK(replay_sample(api, root, "restart", WAL_MODE_SKIP_CORRUPTED, r, &n) == WAL_END);
+    CHECK(n == 2 && r[0][0] == 1 && r[0][1] == 16384 && r[1][0] == 18001 && r[1][1] == 20000);
+    CHECK(api->wal_request_event_decode(short_record, sizeof short_record, &out) ==
+          WAL_ERR_INVALID_ARGUMENT);
+}
+
 int main(int argc, char **argv) {
     struct api api;
     void *lib;
@@ -100,8 +161,8 @@ int main(int argc, char **argv) {
     size_t len, n;
     wal_status s;
 
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s <libwal_recovery.so> <scratch directory>\n", argv[0]);
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s <libwal_recovery.so> <scratch directory> <samples>\n", argv[0]);
         return 2;
     }
     lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
@@ -121,6 +182,8 @@ int main(int argc, char **argv) {
     LOAD(lib, api, wal_status_name);
     LOAD(lib, api, wal_last_error_message);
     LOAD(lib, api, wal_recovery_options_init);
+    LOAD(lib, api, wal_recovery_options_init_sized);
+    LOAD(lib, api, wal_request_event_decode);
     LOAD(lib, api, wal_recovery_open);
     LOAD(lib, api, wal_recovery_next);
     LOAD(lib, api, wal_recovery_next_batch);
@@ -190,6 +253,8 @@ int main(int argc, char **argv) {
     CHECK(api.wal_recovery_resume(h, N_EVENTS + 7) == WAL_ERR_EVENT_BEYOND_END);
     CHECK(api.wal_last_error_message(h, msg, sizeof msg) > 0 && strstr(msg, "beyond") != NULL);
     api.wal_recovery_close(h);
+
+    flashstrike_samples(&api, argv[3]);
 
     CHECK(dlclose(lib) == 0);
     if (failures != 0) {

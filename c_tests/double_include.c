@@ -12,7 +12,7 @@ int main(void) {
         fprintf(stderr, "ABI mismatch\n");
         return 1;
     }
-    if (header_alone_probe() != 1 + 32 + 24 + 0 + WAL_MODE_SKIP_CORRUPTED) {
+    if (header_alone_probe() != 1 + 40 + 24 + 0 + WAL_MODE_SKIP_CORRUPTED) {
         fprintf(stderr, "probe mismatch\n");
         return 1;
     }

@@ -15,7 +15,7 @@
 
 static_assert(std::is_standard_layout<wal_event>::value, "wal_event is a C struct");
 static_assert(sizeof(wal_event) == 8 + 2 * sizeof(void *), "wal_event layout");
-static_assert(sizeof(wal_recovery_options) == 32, "wal_recovery_options layout");
+static_assert(sizeof(wal_recovery_options) == 40, "wal_recovery_options layout");
 static_assert(sizeof(wal_writer_options) == 24, "wal_writer_options layout");
 static_assert(std::is_same<std::underlying_type<wal_status>::type, uint32_t>::value,
               "wal_status is uint32_t in C++");
@@ -105,7 +105,7 @@ int main(int argc, char **argv) {
         // Recover: rebuild the state from the log in batches.
         Engine recovered;
         wal_recovery_options ro;
-        wal_recovery_options_init(&ro);
+        wal_recovery_options_init_sized(&ro, sizeof ro);
         ro.mode = WAL_MODE_STRICT;
         wal_recovery *raw = nullptr;
         check(wal_recovery_open(dir.c_str(), &ro, &raw));

@@ -25,7 +25,9 @@ _Static_assert(offsetof(wal_event, event_id) == 0, "wal_event.event_id");
 _Static_assert(offsetof(wal_event, data) == 8, "wal_event.data");
 _Static_assert(offsetof(wal_event, len) == 8 + sizeof(void *), "wal_event.len");
 _Static_assert(sizeof(wal_event) == 8 + 2 * sizeof(void *), "sizeof(wal_event)");
-_Static_assert(sizeof(wal_recovery_options) == 32, "sizeof(wal_recovery_options)");
+_Static_assert(sizeof(wal_recovery_options) == 40, "sizeof(wal_recovery_options)");
+_Static_assert(offsetof(wal_recovery_options, format) == 32, "format");
+_Static_assert(sizeof(wal_request_event) == 48, "sizeof(wal_request_event)");
 _Static_assert(offsetof(wal_recovery_options, struct_size) == 0, "struct_size first");
 _Static_assert(offsetof(wal_recovery_options, mode) == 4, "mode");
 _Static_assert(offsetof(wal_recovery_options, start_event_id) == 8, "start_event_id");
@@ -294,8 +296,40 @@ static void test_replay(const char *dir) {
     wal_recovery_close(h);
 
     /* Options: start id, every field, struct_size rules. */
-    wal_recovery_options_init(&ro);
+    wal_recovery_options_init_sized(&ro, sizeof ro);
     CHECK(ro.struct_size == sizeof ro);
+    CHECK(sizeof ro == 40 && ro.format == WAL_FORMAT_AUTO && ro.reserved == 0);
+    /* The first version's initialiser writes the 32 bytes every version has, never more:
+       callers compiled against the 32-byte struct stay safe. */
+    {
+        union {
+            wal_recovery_options o;
+            unsigned char raw[48];
+        } u;
+        size_t k;
+        memset(&u, 0xAB, sizeof u);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+        wal_recovery_options_init(&u.o);
+#pragma GCC diagnostic pop
+        CHECK(u.o.struct_size == 32 && u.o.mode == WAL_MODE_STRICT && u.o.preload_depth >= 1);
+        for (k = 32; k < sizeof u.raw; k++) CHECK(u.raw[k] == 0xAB);
+        REQUIRE_STATUS(wal_recovery_open(dir, &u.o, &h), WAL_OK);
+        wal_recovery_close(h);
+    }
+    CHECK_STATUS(wal_recovery_options_init_sized(&ro, 16), WAL_ERR_INVALID_ARGUMENT);
+    wal_recovery_options_init_sized(&ro, sizeof ro);
+    ro.format = 7;
+    CHECK_STATUS(wal_recovery_open(dir, &ro, &h), WAL_ERR_INVALID_ARGUMENT);
+    CHECK(h == NULL && contains(last_message(), "format 7"));
+    ro.format = WAL_FORMAT_FLASHSTRIKE_V1; /* a wal_recovery log read as FlashStrike: not readable */
+    CHECK_STATUS(wal_recovery_open(dir, &ro, &h), WAL_ERR_SEGMENT_UNUSABLE);
+    CHECK(h == NULL && contains(last_message(), "format is set to flashstrike-v1"));
+    ro.format = WAL_FORMAT_NATIVE;
+    REQUIRE_STATUS(wal_recovery_open(dir, &ro, &h), WAL_OK);
+    CHECK(wal_recovery_next(h, &ev) == WAL_OK && ev.event_id == FIRST_ID);
+    wal_recovery_close(h);
+    wal_recovery_options_init_sized(&ro, sizeof ro);
     CHECK(ro.mode == WAL_MODE_STRICT && ro.start_event_id == 0 && ro.preload_depth >= 1);
     CHECK(ro.next_event_sample_every >= 1 && ro.finished_capacity >= 1);
     ro.start_event_id = FIRST_ID + 4000;
@@ -308,11 +342,11 @@ static void test_replay(const char *dir) {
     ro.mode = 42;
     CHECK_STATUS(wal_recovery_open(dir, &ro, &h), WAL_ERR_INVALID_ARGUMENT);
     CHECK(h == NULL && contains(last_message(), "mode 42"));
-    wal_recovery_options_init(&ro);
+    wal_recovery_options_init_sized(&ro, sizeof ro);
     ro.preload_depth = 0;
     CHECK_STATUS(wal_recovery_open(dir, &ro, &h), WAL_ERR_INVALID_ARGUMENT);
     CHECK(contains(last_message(), "preload_depth"));
-    wal_recovery_options_init(&ro);
+    wal_recovery_options_init_sized(&ro, sizeof ro);
     ro.struct_size = 4;
     CHECK_STATUS(wal_recovery_open(dir, &ro, &h), WAL_ERR_INVALID_ARGUMENT);
     CHECK(contains(last_message(), "struct_size"));
@@ -323,7 +357,7 @@ static void test_replay(const char *dir) {
             uint64_t newer_field;
         } bigger;
         memset(&bigger, 0, sizeof bigger);
-        wal_recovery_options_init(&bigger.v1);
+        wal_recovery_options_init_sized(&bigger.v1, sizeof bigger.v1);
         bigger.v1.struct_size = (uint32_t)sizeof bigger;
         REQUIRE_STATUS(wal_recovery_open(dir, &bigger.v1, &h), WAL_OK);
         wal_recovery_close(h);
@@ -332,7 +366,7 @@ static void test_replay(const char *dir) {
         CHECK(h == NULL && contains(last_message(), "beyond"));
     }
     /* Start ids the log does not have. */
-    wal_recovery_options_init(&ro);
+    wal_recovery_options_init_sized(&ro, sizeof ro);
     ro.start_event_id = 3;
     CHECK_STATUS(wal_recovery_open(dir, &ro, &h), WAL_ERR_EVENT_TOO_OLD);
     ro.start_event_id = FIRST_ID + COUNT + 100;
@@ -406,7 +440,7 @@ static void test_telemetry(const char *dir) {
         unsigned char newer[16];
     } bigger;
 
-    wal_recovery_options_init(&ro);
+    wal_recovery_options_init_sized(&ro, sizeof ro);
     ro.next_event_sample_every = 1;
     REQUIRE_STATUS(wal_recovery_open(dir, &ro, &h), WAL_OK);
 
@@ -510,7 +544,7 @@ static void test_corruption(void) {
     wal_recovery_close(h);
 
     /* Stop at corruption: a clean end at the same place; the report says why. */
-    wal_recovery_options_init(&ro);
+    wal_recovery_options_init_sized(&ro, sizeof ro);
     ro.mode = WAL_MODE_STOP_AT_CORRUPTION;
     REQUIRE_STATUS(wal_recovery_open(dir, &ro, &h), WAL_OK);
     CHECK(replay_next(h, FIRST_ID, WAL_END) == delivered);
@@ -565,7 +599,7 @@ static void test_messages(const char *dir) {
     size_t n, m;
     /* An error to report: a start id before the log. */
     wal_recovery_options ro;
-    wal_recovery_options_init(&ro);
+    wal_recovery_options_init_sized(&ro, sizeof ro);
     ro.start_event_id = 1;
     CHECK_STATUS(wal_recovery_open(dir, &ro, &h), WAL_ERR_EVENT_TOO_OLD);
     n = wal_last_error_message(NULL, NULL, 0);
@@ -594,11 +628,21 @@ static void test_null_arguments(const char *dir) {
     wal_writer_options wo;
     char wdir[600];
 
-    wal_recovery_options_init(&ro);
+    wal_recovery_options_init_sized(&ro, sizeof ro);
     wal_writer_options_init(&wo);
-    wal_recovery_options_init(NULL);
+    CHECK_STATUS(wal_recovery_options_init_sized(NULL, sizeof ro), WAL_ERR_NULL_ARGUMENT);
     wal_writer_options_init(NULL);
 
+    {
+        wal_request_event r;
+        unsigned char rec[64] = {0};
+        CHECK_STATUS(wal_request_event_decode(NULL, 64, &r), WAL_ERR_NULL_ARGUMENT);
+        CHECK_STATUS(wal_request_event_decode(rec, 64, NULL), WAL_ERR_NULL_ARGUMENT);
+        rec[0] = 7;
+        rec[40] = 3;
+        CHECK_STATUS(wal_request_event_decode(rec, 64, &r), WAL_OK);
+        CHECK(r.event_id == 7 && r.request_type == 3 && r.side == 0);
+    }
     CHECK_STATUS(wal_recovery_open(NULL, NULL, &h), WAL_ERR_NULL_ARGUMENT);
     CHECK(contains(last_message(), "dir"));
     CHECK_STATUS(wal_recovery_open(NULL, &ro, &h), WAL_ERR_NULL_ARGUMENT);

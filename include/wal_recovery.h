@@ -100,6 +100,11 @@ enum wal_status
      */
     WAL_ERR_WORKER_PANICKED = 104,
     /*
+     The directory holds segments of both formats (wal_recovery's own and FlashStrike v1);
+     the message names a file of each. Set `format` in the options to read one of them.
+     */
+    WAL_ERR_MIXED_FORMATS = 105,
+    /*
      A segment could not be used at all (unreadable, or its header is invalid) and event ids
      are missing because of it.
      */
@@ -173,6 +178,10 @@ enum wal_status
      Corruption: bytes follow the last block of a sealed segment.
      */
     WAL_ERR_CORRUPT_TRAILING_DATA = 217,
+    /*
+     Corruption: a cold (`.wal.lz4`) FlashStrike segment's LZ4 frame is truncated or garbled.
+     */
+    WAL_ERR_CORRUPT_COLD_FRAME = 218,
     /*
      Event ids are missing between two segments.
      */
@@ -262,6 +271,36 @@ typedef uint32_t wal_mode;
 #endif // __cplusplus
 
 /*
+ The on-disk format to read (the `format` field of `wal_recovery_options`).
+ */
+enum wal_format
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /*
+     Recognise the format from the segment headers (the default). A directory holding
+     segments of both formats fails with WAL_ERR_MIXED_FORMATS.
+     */
+    WAL_FORMAT_AUTO = 0,
+    /*
+     Only wal_recovery's own format.
+     */
+    WAL_FORMAT_NATIVE = 1,
+    /*
+     Only FlashStrike v1 (`FS.<8 digits>.wal`, and cold `.wal.lz4` segments).
+     */
+    WAL_FORMAT_FLASHSTRIKE_V1 = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wal_format wal_format;
+#else
+typedef uint32_t wal_format;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
  A replay of one log directory: scans it, positions at an event id and streams events in id
  order. Opaque; create with `wal_recovery_open`, free with `wal_recovery_close`.
 
@@ -279,6 +318,53 @@ typedef struct wal_recovery wal_recovery;
  calls).
  */
 typedef struct wal_writer wal_writer;
+
+/*
+ A FlashStrike `RequestEvent`, decoded (little-endian, as FlashStrike writes it on x86-64 and
+ ARM64). Fill with `wal_request_event_decode`.
+ */
+typedef struct wal_request_event {
+    /*
+     Event id (the record's first 8 bytes; equals the `event_id` of its `wal_event`).
+     */
+    uint64_t event_id;
+    /*
+     Engine timestamp, nanoseconds.
+     */
+    uint64_t timestamp;
+    /*
+     Price in scaled ticks.
+     */
+    int64_t price;
+    /*
+     Quantity in scaled ticks.
+     */
+    int64_t quantity;
+    /*
+     Submitting user.
+     */
+    uint32_t user_id;
+    /*
+     Order the request refers to.
+     */
+    uint32_t order_id;
+    /*
+     RequestType: 0 new order, 1 modify price, 2 modify quantity, 3 cancel.
+     */
+    uint8_t request_type;
+    /*
+     OrderType: 0 limit, 1 market.
+     */
+    uint8_t order_type;
+    /*
+     Side: 0 bid, 1 ask.
+     */
+    uint8_t side;
+    /*
+     Zero.
+     */
+    uint8_t reserved[5];
+} wal_request_event;
 
 /*
  Replay options. Initialise with `wal_recovery_options_init`, then change fields.
@@ -317,6 +403,15 @@ typedef struct wal_recovery_options {
      Record one `wal_recovery_next` in N in the next-event latency histogram (N >= 1).
      */
     uint32_t next_event_sample_every;
+    /*
+     One of `wal_format` (default WAL_FORMAT_AUTO). The struct grew from 32 to 40 bytes with
+     this field: a caller compiled against the 32-byte struct gets the default.
+     */
+    uint32_t format;
+    /*
+     Reserved, must be 0.
+     */
+    uint32_t reserved;
 } wal_recovery_options;
 
 /*
@@ -647,14 +742,42 @@ extern "C" {
 #endif // __cplusplus
 
 /*
- Fills `*opts` with the defaults and sets `struct_size`. Does nothing when `opts` is NULL.
+ Decodes the 64-byte FlashStrike record at `data` (an event's `data`/`len` from a FlashStrike
+ log) into `*out`. Errors: WAL_ERR_NULL_ARGUMENT; WAL_ERR_INVALID_ARGUMENT when `len` is not
+ 64 (not a FlashStrike record). Thread-safe.
+
+ # Safety
+ `data` is NULL or points to `len` readable bytes; `out` is NULL or valid for writes.
+ */
+wal_status wal_request_event_decode(const uint8_t *data, size_t len, struct wal_request_event *out);
+
+/*
+ Fills the first 32 bytes of `*opts` (the fields of the first version of the struct) with the
+ defaults and sets `struct_size` to 32, so fields added later keep their defaults. Does
+ nothing when `opts` is NULL. Writes 32 bytes whatever this header's struct size, so callers
+ compiled against the 32-byte struct of earlier versions stay safe; new code uses
+ `wal_recovery_options_init_sized`, which initialises every field it has.
 
  Thread-safe.
 
  # Safety
- `opts` is NULL or valid for writes of `sizeof(wal_recovery_options)` bytes.
+ `opts` is NULL or valid for writes of 32 bytes.
  */
+WAL_DEPRECATED("writes only the first 32 bytes; use wal_recovery_options_init_sized(opts, sizeof *opts)")
 void wal_recovery_options_init(struct wal_recovery_options *opts);
+
+/*
+ Fills `*opts`, a struct of `size` bytes as the caller was compiled (pass `sizeof *opts`),
+ with the defaults of every field this library knows, zeroes the rest, and sets
+ `struct_size` to `size`. Errors: WAL_ERR_NULL_ARGUMENT; WAL_ERR_INVALID_ARGUMENT when
+ `size` is below 32 or above 4096.
+
+ Thread-safe.
+
+ # Safety
+ `opts` is NULL or valid for writes of `size` bytes.
+ */
+wal_status wal_recovery_options_init_sized(struct wal_recovery_options *opts, size_t size);
 
 /*
  Opens the log directory `dir` for replay: scans every segment, positions at

@@ -50,7 +50,7 @@ done
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 "$work/harness-asan" "$(scratch harness-asan)"
-"$work/dlopen-asan" "$lib_file" "$(scratch dlopen-asan)"
+"$work/dlopen-asan" "$lib_file" "$(scratch dlopen-asan)" "$PWD/tests/data/flashstrike"
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 echo "== valgrind"
@@ -58,6 +58,6 @@ echo "== valgrind"
 "$CC" "${cflags[@]}" c_tests/dlopen.c -o "$work/dlopen" -ldl
 vg=(valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite)
 "${vg[@]}" "$work/harness" "$(scratch harness-vg)"
-"${vg[@]}" "$work/dlopen" "$lib_file" "$(scratch dlopen-vg)"
+"${vg[@]}" "$work/dlopen" "$lib_file" "$(scratch dlopen-vg)" "$PWD/tests/data/flashstrike"
 
 echo "sanitizers.sh: ASan/UBSan/LSan and valgrind found nothing"

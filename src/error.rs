@@ -49,8 +49,11 @@ pub enum CorruptionKind {
     /// The file ends inside a block (or, for a sealed segment, before the blocks its header
     /// counts).
     Truncated,
-    /// Bytes follow the last block of a sealed segment.
+    /// Bytes follow the last block of a sealed segment (FlashStrike: a non-zero byte in the
+    /// preallocated space after the last block).
     TrailingData,
+    /// A cold (`.wal.lz4`) segment's LZ4 frame is truncated or garbled.
+    ColdFrame,
 }
 
 impl CorruptionKind {
@@ -74,6 +77,7 @@ impl CorruptionKind {
             Self::SealedMismatch => "sealed header disagrees with blocks",
             Self::Truncated => "file ends inside a block",
             Self::TrailingData => "trailing bytes after sealed data",
+            Self::ColdFrame => "cold segment's LZ4 frame does not decompress",
         }
     }
 }
@@ -224,6 +228,15 @@ pub enum Error {
     WriterFailed(String),
     /// Another writer holds the directory.
     DirectoryLocked(PathBuf),
+    /// The directory holds segments of two formats (wal_recovery's own and FlashStrike v1);
+    /// which one is the log cannot be told, so nothing is replayed. Set the format option to
+    /// read one of them.
+    MixedFormats {
+        /// A wal_recovery segment.
+        native: PathBuf,
+        /// A FlashStrike segment.
+        flashstrike: PathBuf,
+    },
 }
 
 impl Error {
@@ -311,6 +324,13 @@ impl Error {
             Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
             Error::WriterFailed(m) => Error::WriterFailed(m.clone()),
             Error::DirectoryLocked(p) => Error::DirectoryLocked(p.clone()),
+            Error::MixedFormats {
+                native,
+                flashstrike,
+            } => Error::MixedFormats {
+                native: native.clone(),
+                flashstrike: flashstrike.clone(),
+            },
         }
     }
 
@@ -391,6 +411,15 @@ impl fmt::Display for Error {
             Error::DirectoryLocked(p) => {
                 write!(f, "another writer holds the log directory {}", p.display())
             }
+            Error::MixedFormats {
+                native,
+                flashstrike,
+            } => write!(
+                f,
+                "the directory holds segments of two formats: {} is a wal_recovery segment, {} a FlashStrike v1 segment; set the format option to read one of them",
+                native.display(),
+                flashstrike.display()
+            ),
         }
     }
 }

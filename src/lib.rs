@@ -14,12 +14,16 @@
 //! * [`recovery::telemetry`] holds per-component metrics with HDR histograms.
 //!
 //! [`recorder::Writer`] produces the segments ([`segment`] is the byte format shared by both
-//! sides; see `docs/FORMAT.md`). [`ffi`] is the C ABI; nothing outside it touches raw pointers.
+//! sides; see `docs/FORMAT.md`). The same pipeline also replays logs written by FlashStrike's
+//! C++ recorder ([`flashstrike`] is that byte format, with a typed [`flashstrike::event::RequestEvent`]
+//! view and a generator of its logs and crash states); [`recovery::format`] is the seam
+//! between the formats. [`ffi`] is the C ABI; nothing outside it touches raw pointers.
 #![deny(missing_debug_implementations, unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod error;
 pub mod ffi;
+pub mod flashstrike;
 pub mod recorder;
 pub mod recovery;
 pub mod segment;

@@ -202,7 +202,8 @@ fn c_dlopen() {
     let s = Scratch::new();
     let exe = s.path("dlopen");
     compile(false, C_FLAGS, &["dlopen.c"], &exe, &["-ldl".into()]);
-    let out = run("dlopen", &exe, &[cdylib(), &s.run_dir()]);
+    let samples = root().join("tests/data/flashstrike");
+    let out = run("dlopen", &exe, &[cdylib(), &s.run_dir(), &samples]);
     assert!(out.contains("all checks passed"), "{out}");
 }
 

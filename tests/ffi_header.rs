@@ -140,7 +140,10 @@ fn status_numbers_in_the_header_match_the_library() {
         .count();
     let modes = h
         .lines()
-        .filter(|l| l.trim_start().starts_with("WAL_MODE_"))
+        .filter(|l| {
+            let l = l.trim_start();
+            l.starts_with("WAL_MODE_") || l.starts_with("WAL_FORMAT_")
+        })
         .count();
     assert_eq!(
         declared - modes,

@@ -574,6 +574,7 @@ fn check_json(r: &wal_recovery::RecoveryReport) {
     assert_eq!(o["segments_scanned"].as_u64(), Some(r.segments_scanned));
     assert_eq!(o["segments_replayed"].as_u64(), Some(r.segments_replayed));
     assert_eq!(o["ignored_files"].as_u64(), Some(r.ignored_files));
+    assert_eq!(o["format"].as_str(), r.format.map(|f| f.as_str()));
     assert_eq!(o["fallback_opens"].as_u64(), Some(r.fallback_opens));
     assert_eq!(o["sync_closes"].as_u64(), Some(r.sync_closes));
     assert_eq!(json_str(&o["stopped"]), r.stopped.as_deref());
@@ -637,6 +638,7 @@ fn check_json(r: &wal_recovery::RecoveryReport) {
         assert_eq!(jf["bytes"].as_u64(), Some(f.len));
         assert_eq!(jf["status"].as_str(), Some(f.status.label()));
         assert_eq!(jf["detail"].as_str(), Some(f.status.describe().as_str()));
+        assert_eq!(jf["format"].as_str(), f.format.map(|f| f.as_str()));
         match &f.header {
             Some(h) => {
                 assert_eq!(jf["sequence"].as_u64(), Some(h.sequence));
@@ -676,6 +678,7 @@ fn check_json(r: &wal_recovery::RecoveryReport) {
         "segments_scanned",
         "segments_replayed",
         "ignored_files",
+        "format",
         "fallback_opens",
         "sync_closes",
         "stopped",

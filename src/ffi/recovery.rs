@@ -24,6 +24,7 @@ use super::status::{
     copy_message, fail, fail_with, thread_last_error, wal_status, ErrorState, HasErrorState,
 };
 use crate::recovery::event::Event;
+use crate::recovery::format::FormatChoice;
 use crate::recovery::telemetry::Telemetry;
 use crate::{Manager, RecoveryMode, RecoveryOptions};
 
@@ -125,6 +126,19 @@ pub enum wal_mode {
     SkipCorrupted = 2,
 }
 
+/// The on-disk format to read (the `format` field of `wal_recovery_options`).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum wal_format {
+    /// Recognise the format from the segment headers (the default). A directory holding
+    /// segments of both formats fails with WAL_ERR_MIXED_FORMATS.
+    Auto = 0,
+    /// Only wal_recovery's own format.
+    Native = 1,
+    /// Only FlashStrike v1 (`FS.<8 digits>.wal`, and cold `.wal.lz4` segments).
+    FlashstrikeV1 = 2,
+}
+
 /// Replay options. Initialise with `wal_recovery_options_init`, then change fields.
 ///
 /// `struct_size` must be `sizeof(wal_recovery_options)` as the caller was compiled (`_init`
@@ -148,11 +162,16 @@ pub struct wal_recovery_options {
     pub fallback_after_us: u32,
     /// Record one `wal_recovery_next` in N in the next-event latency histogram (N >= 1).
     pub next_event_sample_every: u32,
+    /// One of `wal_format` (default WAL_FORMAT_AUTO). The struct grew from 32 to 40 bytes with
+    /// this field: a caller compiled against the 32-byte struct gets the default.
+    pub format: u32,
+    /// Reserved, must be 0.
+    pub reserved: u32,
 }
 
 const RECOVERY_OPTIONS_V1_SIZE: usize = 32;
 const _: () = {
-    assert!(size_of::<wal_recovery_options>() == RECOVERY_OPTIONS_V1_SIZE);
+    assert!(size_of::<wal_recovery_options>() == 40);
     assert!(std::mem::align_of::<wal_recovery_options>() == 8);
     assert!(offset_of!(wal_recovery_options, struct_size) == 0);
     assert!(offset_of!(wal_recovery_options, mode) == 4);
@@ -161,6 +180,8 @@ const _: () = {
     assert!(offset_of!(wal_recovery_options, finished_capacity) == 20);
     assert!(offset_of!(wal_recovery_options, fallback_after_us) == 24);
     assert!(offset_of!(wal_recovery_options, next_event_sample_every) == 28);
+    assert!(offset_of!(wal_recovery_options, format) == 32);
+    assert!(offset_of!(wal_recovery_options, reserved) == 36);
 };
 
 // SAFETY: repr(C), integers only, no padding (the layout asserts above), starts with
@@ -180,6 +201,8 @@ impl wal_recovery_options {
             finished_capacity: d.finished_capacity.try_into().unwrap_or(u32::MAX),
             fallback_after_us: d.fallback_after.as_micros().try_into().unwrap_or(u32::MAX),
             next_event_sample_every: d.next_event_sample_every,
+            format: wal_format::Auto as u32,
+            reserved: 0,
         }
     }
 
@@ -195,9 +218,27 @@ impl wal_recovery_options {
                 ))
             }
         };
+        let format = match self.format {
+            0 => FormatChoice::Auto,
+            1 => FormatChoice::Native,
+            2 => FormatChoice::FlashStrikeV1,
+            f => {
+                return Err(fail_with(
+                    wal_status::WAL_ERR_INVALID_ARGUMENT,
+                    format!("invalid argument: format {f} is not a wal_format (0, 1 or 2)"),
+                ))
+            }
+        };
+        if self.reserved != 0 {
+            return Err(fail_with(
+                wal_status::WAL_ERR_INVALID_ARGUMENT,
+                "invalid argument: wal_recovery_options.reserved must be 0",
+            ));
+        }
         Ok(RecoveryOptions {
             start_event_id: self.start_event_id,
             mode,
+            format,
             preload_depth: self.preload_depth as usize,
             finished_capacity: self.finished_capacity as usize,
             fallback_after: Duration::from_micros(self.fallback_after_us.into()),
@@ -217,18 +258,72 @@ impl From<RecoveryMode> for wal_mode {
     }
 }
 
-/// Fills `*opts` with the defaults and sets `struct_size`. Does nothing when `opts` is NULL.
+/// Fills the first 32 bytes of `*opts` (the fields of the first version of the struct) with the
+/// defaults and sets `struct_size` to 32, so fields added later keep their defaults. Does
+/// nothing when `opts` is NULL. Writes 32 bytes whatever this header's struct size, so callers
+/// compiled against the 32-byte struct of earlier versions stay safe; new code uses
+/// `wal_recovery_options_init_sized`, which initialises every field it has.
 ///
 /// Thread-safe.
 ///
 /// # Safety
-/// `opts` is NULL or valid for writes of `sizeof(wal_recovery_options)` bytes.
+/// `opts` is NULL or valid for writes of 32 bytes.
 #[no_mangle]
+#[deprecated = "writes only the first 32 bytes; use wal_recovery_options_init_sized(opts, sizeof *opts)"]
 pub unsafe extern "C" fn wal_recovery_options_init(opts: *mut wal_recovery_options) {
     ffi_panic_boundary!({
         check_nonnull!(opts);
-        // SAFETY: `opts` is non-NULL and valid for writes (contract).
-        unsafe { opts.write(wal_recovery_options::defaults()) };
+        let d = wal_recovery_options::defaults();
+        let mut v1 = [0u8; RECOVERY_OPTIONS_V1_SIZE];
+        v1[0..4].copy_from_slice(&(RECOVERY_OPTIONS_V1_SIZE as u32).to_ne_bytes());
+        v1[4..8].copy_from_slice(&d.mode.to_ne_bytes());
+        v1[8..16].copy_from_slice(&d.start_event_id.to_ne_bytes());
+        v1[16..20].copy_from_slice(&d.preload_depth.to_ne_bytes());
+        v1[20..24].copy_from_slice(&d.finished_capacity.to_ne_bytes());
+        v1[24..28].copy_from_slice(&d.fallback_after_us.to_ne_bytes());
+        v1[28..32].copy_from_slice(&d.next_event_sample_every.to_ne_bytes());
+        // SAFETY: `opts` is non-NULL and valid for writes of 32 bytes (contract); a byte copy
+        // has no alignment requirement.
+        unsafe {
+            std::ptr::copy_nonoverlapping(v1.as_ptr(), opts.cast::<u8>(), RECOVERY_OPTIONS_V1_SIZE)
+        };
+    })
+}
+
+/// Fills `*opts`, a struct of `size` bytes as the caller was compiled (pass `sizeof *opts`),
+/// with the defaults of every field this library knows, zeroes the rest, and sets
+/// `struct_size` to `size`. Errors: WAL_ERR_NULL_ARGUMENT; WAL_ERR_INVALID_ARGUMENT when
+/// `size` is below 32 or above 4096.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `opts` is NULL or valid for writes of `size` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn wal_recovery_options_init_sized(
+    opts: *mut wal_recovery_options,
+    size: usize,
+) -> wal_status {
+    ffi_panic_boundary!({
+        check_nonnull!(opts);
+        if !(RECOVERY_OPTIONS_V1_SIZE..=4096).contains(&size) {
+            return fail_with(
+                wal_status::WAL_ERR_INVALID_ARGUMENT,
+                format!("invalid argument: options size {size} (32..=4096)"),
+            );
+        }
+        let mut d = wal_recovery_options::defaults();
+        d.struct_size = size as u32;
+        let ours = size_of::<wal_recovery_options>();
+        // SAFETY: `opts` is non-NULL and valid for writes of `size` bytes (contract); byte
+        // copies have no alignment requirement, and at most `size` bytes are written.
+        unsafe {
+            let dst = opts.cast::<u8>();
+            std::ptr::write_bytes(dst, 0, size);
+            let src = (&d as *const wal_recovery_options).cast::<u8>();
+            std::ptr::copy_nonoverlapping(src, dst, ours.min(size));
+        }
+        wal_status::WAL_OK
     })
 }
 

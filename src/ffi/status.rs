@@ -60,6 +60,9 @@ pub enum wal_status {
     /// Reserved, never returned: a panic of the background preloader is survived (replay
     /// continues synchronously) and reported as `worker_panic` in the report JSON.
     WAL_ERR_WORKER_PANICKED = 104,
+    /// The directory holds segments of both formats (wal_recovery's own and FlashStrike v1);
+    /// the message names a file of each. Set `format` in the options to read one of them.
+    WAL_ERR_MIXED_FORMATS = 105,
 
     /// A segment could not be used at all (unreadable, or its header is invalid) and event ids
     /// are missing because of it.
@@ -99,6 +102,8 @@ pub enum wal_status {
     WAL_ERR_CORRUPT_TRUNCATED = 216,
     /// Corruption: bytes follow the last block of a sealed segment.
     WAL_ERR_CORRUPT_TRAILING_DATA = 217,
+    /// Corruption: a cold (`.wal.lz4`) FlashStrike segment's LZ4 frame is truncated or garbled.
+    WAL_ERR_CORRUPT_COLD_FRAME = 218,
 
     /// Event ids are missing between two segments.
     WAL_ERR_GAP = 301,
@@ -145,6 +150,7 @@ pub(crate) const ALL_STATUSES: &[wal_status] = &[
     WAL_ERR_NOT_A_DIRECTORY,
     WAL_ERR_LOCKED,
     WAL_ERR_WORKER_PANICKED,
+    WAL_ERR_MIXED_FORMATS,
     WAL_ERR_SEGMENT_UNUSABLE,
     WAL_ERR_CORRUPT_TOO_SHORT,
     WAL_ERR_CORRUPT_HEADER_MAGIC,
@@ -163,6 +169,7 @@ pub(crate) const ALL_STATUSES: &[wal_status] = &[
     WAL_ERR_CORRUPT_SEALED_MISMATCH,
     WAL_ERR_CORRUPT_TRUNCATED,
     WAL_ERR_CORRUPT_TRAILING_DATA,
+    WAL_ERR_CORRUPT_COLD_FRAME,
     WAL_ERR_GAP,
     WAL_ERR_CONFLICTING_DUPLICATE,
     WAL_ERR_OVERLAP,
@@ -197,6 +204,7 @@ impl wal_status {
             Error::InvalidArgument(_) => WAL_ERR_INVALID_ARGUMENT,
             Error::WriterFailed(_) => WAL_ERR_WRITER_FAILED,
             Error::DirectoryLocked(_) => WAL_ERR_LOCKED,
+            Error::MixedFormats { .. } => WAL_ERR_MIXED_FORMATS,
             _ => WAL_ERR_INTERNAL,
         }
     }
@@ -221,6 +229,7 @@ impl wal_status {
             CorruptionKind::SealedMismatch => WAL_ERR_CORRUPT_SEALED_MISMATCH,
             CorruptionKind::Truncated => WAL_ERR_CORRUPT_TRUNCATED,
             CorruptionKind::TrailingData => WAL_ERR_CORRUPT_TRAILING_DATA,
+            CorruptionKind::ColdFrame => WAL_ERR_CORRUPT_COLD_FRAME,
         }
     }
 
@@ -260,6 +269,7 @@ impl wal_status {
             WAL_ERR_NOT_A_DIRECTORY => c"WAL_ERR_NOT_A_DIRECTORY",
             WAL_ERR_LOCKED => c"WAL_ERR_LOCKED",
             WAL_ERR_WORKER_PANICKED => c"WAL_ERR_WORKER_PANICKED",
+            WAL_ERR_MIXED_FORMATS => c"WAL_ERR_MIXED_FORMATS",
             WAL_ERR_SEGMENT_UNUSABLE => c"WAL_ERR_SEGMENT_UNUSABLE",
             WAL_ERR_CORRUPT_TOO_SHORT => c"WAL_ERR_CORRUPT_TOO_SHORT",
             WAL_ERR_CORRUPT_HEADER_MAGIC => c"WAL_ERR_CORRUPT_HEADER_MAGIC",
@@ -278,6 +288,7 @@ impl wal_status {
             WAL_ERR_CORRUPT_SEALED_MISMATCH => c"WAL_ERR_CORRUPT_SEALED_MISMATCH",
             WAL_ERR_CORRUPT_TRUNCATED => c"WAL_ERR_CORRUPT_TRUNCATED",
             WAL_ERR_CORRUPT_TRAILING_DATA => c"WAL_ERR_CORRUPT_TRAILING_DATA",
+            WAL_ERR_CORRUPT_COLD_FRAME => c"WAL_ERR_CORRUPT_COLD_FRAME",
             WAL_ERR_GAP => c"WAL_ERR_GAP",
             WAL_ERR_CONFLICTING_DUPLICATE => c"WAL_ERR_CONFLICTING_DUPLICATE",
             WAL_ERR_OVERLAP => c"WAL_ERR_OVERLAP",
@@ -308,6 +319,7 @@ impl wal_status {
             WAL_ERR_NOT_A_DIRECTORY => c"log path is not a directory",
             WAL_ERR_LOCKED => c"another writer holds the log directory",
             WAL_ERR_WORKER_PANICKED => c"segment preloader thread panicked",
+            WAL_ERR_MIXED_FORMATS => c"segments of two formats in one directory",
             WAL_ERR_SEGMENT_UNUSABLE => c"segment unusable",
             WAL_ERR_CORRUPT_TOO_SHORT
             | WAL_ERR_CORRUPT_HEADER_MAGIC
@@ -325,7 +337,8 @@ impl wal_status {
             | WAL_ERR_CORRUPT_RECORD_FRAMING
             | WAL_ERR_CORRUPT_SEALED_MISMATCH
             | WAL_ERR_CORRUPT_TRUNCATED
-            | WAL_ERR_CORRUPT_TRAILING_DATA => corruption_description(self),
+            | WAL_ERR_CORRUPT_TRAILING_DATA
+            | WAL_ERR_CORRUPT_COLD_FRAME => corruption_description(self),
             WAL_ERR_GAP => c"gap in event ids between segments",
             WAL_ERR_CONFLICTING_DUPLICATE => c"conflicting duplicate segments",
             WAL_ERR_OVERLAP => c"overlapping segments",
@@ -342,7 +355,7 @@ impl wal_status {
 }
 
 /// Every corruption kind, in status order (201..).
-const CORRUPTION_KINDS: [CorruptionKind; 17] = [
+const CORRUPTION_KINDS: [CorruptionKind; 18] = [
     CorruptionKind::TooShort,
     CorruptionKind::HeaderMagic,
     CorruptionKind::HeaderVersion,
@@ -360,6 +373,7 @@ const CORRUPTION_KINDS: [CorruptionKind; 17] = [
     CorruptionKind::SealedMismatch,
     CorruptionKind::Truncated,
     CorruptionKind::TrailingData,
+    CorruptionKind::ColdFrame,
 ];
 
 /// "corruption: <the library's own name of the check>", built once: the C text never drifts

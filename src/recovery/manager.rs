@@ -20,12 +20,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub use super::event::Event;
+use super::format::Format;
 pub use super::options::{RecoveryMode, RecoveryOptions};
 use super::prefetch;
 use super::report::{
     ContinuityReport, DuplicateReport, LostRange, RecoveryReport, SkippedSegment, TornTailReport,
 };
-use super::scan::{scan_dir, Scan};
+use super::scan::{scan_dir_as, Scan};
 use super::segment_reader::{SegmentEnd, SegmentReader};
 use super::telemetry::{now_ns, Telemetry, TickClock};
 use super::worker::segment_preloader::{
@@ -164,12 +165,13 @@ impl Manager {
     ) -> Result<Self> {
         opts.validate()?;
         let dir = dir.as_ref().to_path_buf();
-        let scan = scan_dir(&dir, &telemetry)?;
+        let scan = scan_dir_as(&dir, opts.format, &telemetry)?;
         let mut report = RecoveryReport {
             dir: dir.clone(),
             mode: opts.mode,
             files: scan.files.clone(),
             ignored_files: scan.ignored,
+            format: scan.format,
             segments_scanned: scan.files.len() as u64,
             ..RecoveryReport::default()
         };
@@ -179,7 +181,7 @@ impl Manager {
         for f in scan.segments() {
             let Some(h) = f.header else { continue };
             if let (Some(prev), Some(prev_path)) = (headers.last(), plan.last()) {
-                if is_identical(prev, &h) {
+                if is_identical(prev, &h, scan.format) {
                     report.duplicates.push(DuplicateReport {
                         kept: PathBuf::clone(prev_path),
                         other: f.path.clone(),
@@ -713,6 +715,28 @@ impl Manager {
     }
 
     fn end_replay(&mut self) -> Result<bool> {
+        // Strict never ends clean on an unclean log. Every problem met during the replay has
+        // failed it already; what remains is a damaged file no id range accounts for (its name
+        // does not place it in the log), whose events — if it held any — were not delivered.
+        if self.opts.mode == RecoveryMode::Strict && !self.report().is_clean() {
+            let unplaced = self
+                .scan
+                .files
+                .iter()
+                .find(|f| f.status.is_damage())
+                .map(|f| (f.path.clone(), f.status.describe()));
+            let e = match unplaced {
+                Some((path, why)) => Error::SegmentUnusable {
+                    path,
+                    reason: format!("{why}; its events, if any, were not replayed"),
+                },
+                None => Error::SegmentUnusable {
+                    path: self.dir.clone(),
+                    reason: "the log is not clean (see the report)".into(),
+                },
+            };
+            return self.fail(e);
+        }
         self.state = State::Ended;
         self.stop_pipe();
         self.publish_progress();
@@ -997,7 +1021,7 @@ impl Manager {
             .scan
             .files
             .iter()
-            .filter(|f| !f.status.usable() && f.name_sequence.is_some_and(|n| n < first_seq))
+            .filter(|f| f.status.is_damage() && f.name_sequence.is_some_and(|n| n < first_seq))
             .map(|f| (f.path.clone(), f.status.describe()))
             .collect();
         for (path, why) in leading {
@@ -1035,7 +1059,7 @@ impl Manager {
             .scan
             .files
             .iter()
-            .filter(|f| !f.status.usable())
+            .filter(|f| f.status.is_damage())
             .filter(|f| {
                 matches!((f.name_sequence, last_seq), (Some(n), Some(l)) if n > l)
                     || (f.name_sequence.is_some() && last_seq.is_none())
@@ -1388,8 +1412,15 @@ impl Drop for Manager {
     }
 }
 
-fn is_identical(a: &SegmentHeader, b: &SegmentHeader) -> bool {
-    a.sealed
+/// Two sealed segments with the same ids and chain values are one segment stored twice. A
+/// FlashStrike header has no cross-segment chain values (they are 0 in the neutral header), so
+/// there the copies must also agree on their index and creation time — as a `.wal` and the
+/// `.wal.lz4` frozen from it do.
+fn is_identical(a: &SegmentHeader, b: &SegmentHeader, format: Option<Format>) -> bool {
+    let same_origin = format != Some(Format::FlashStrikeV1)
+        || (a.sequence == b.sequence && a.created_unix_ns == b.created_unix_ns);
+    same_origin
+        && a.sealed
         && b.sealed
         && a.first_event_id == b.first_event_id
         && a.event_count == b.event_count

@@ -1,5 +1,8 @@
 //! Recovery: everything that reads a log back.
 //!
+//! * [`format`] is the on-disk format seam: what differs between wal_recovery's own format and
+//!   FlashStrike v1 (the reader side; the byte layouts are [`crate::segment`] and
+//!   [`crate::flashstrike`]);
 //! * [`scan`] reads and validates every segment header in a directory;
 //! * [`segment_reader`] verifies and reads one segment;
 //! * [`worker::segment_preloader`] verifies upcoming segments on a background thread;
@@ -8,12 +11,14 @@
 //! * [`telemetry`] measures all of it.
 
 pub mod event;
+pub mod format;
 pub mod manager;
 pub mod options;
 pub mod payload_checks;
 pub mod prefetch;
 pub mod report;
 pub mod scan;
+pub mod segment_bytes;
 pub mod segment_reader;
 pub mod telemetry;
 pub mod worker;

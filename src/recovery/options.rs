@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+pub use super::format::FormatChoice;
 use crate::error::{Error, Result};
 
 /// What replay does at corruption, a gap, a conflicting duplicate or a broken chain.
@@ -40,10 +41,15 @@ pub struct RecoveryOptions {
     pub start_event_id: u64,
     /// Behaviour on damage.
     pub mode: RecoveryMode,
+    /// The on-disk format: recognised from the segment headers by default
+    /// ([`FormatChoice::Auto`]), or forced.
+    pub format: FormatChoice,
     /// Segments verified ahead by the preloader (1..=64, default 3). At most
     /// `preload_depth + 5` segments are mapped at any time (ready ones, the current one, the next
     /// one taken early, the one retired at the last switch, one being closed, one superseded
-    /// fallback copy), whatever the log size.
+    /// fallback copy), whatever the log size. A cold FlashStrike segment (`.wal.lz4`) is held
+    /// decompressed in memory instead of mapped, so memory for cold segments is bounded by
+    /// `preload_depth + 5` times the largest segment.
     pub preload_depth: usize,
     /// Capacity of the ring of finished readers awaiting close (default 64). When full, the
     /// manager closes synchronously and counts it.
@@ -69,6 +75,7 @@ impl Default for RecoveryOptions {
         RecoveryOptions {
             start_event_id: 0,
             mode: RecoveryMode::Strict,
+            format: FormatChoice::Auto,
             preload_depth: 3,
             finished_capacity: 64,
             fallback_after: Duration::from_millis(1),

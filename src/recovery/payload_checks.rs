@@ -1,8 +1,10 @@
 //! Payload checksums of one segment, shared between the replay thread and the preloader.
 //!
-//! Verifying a segment is mostly CRC32C over its payload bytes; everything else (block
-//! headers, chain, ids, lengths) is checked by a cheap walk over the block headers. The CRCs of
-//! different blocks are independent, so the two threads split them, and both take the **first
+//! Verifying a segment is mostly hashing its payload bytes (CRC32C for the native format, the
+//! chained XXH64 for FlashStrike — [`format::check_payload`]); everything else (block
+//! headers, ids, lengths) is checked by a cheap walk over the block headers. The checks of
+//! different blocks are independent (a FlashStrike block's chained hash is seeded with the
+//! previous block's *stored* value, which the header walk read), so the two threads split them, and both take the **first
 //! unclaimed block**: the replay thread the block it is about to read (its bytes are then in
 //! its own cache), the preloader the next one whenever it has nothing more urgent to do. So the
 //! preloader works just ahead of the replay, and the replay reads the blocks it checked while
@@ -22,24 +24,13 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
-use memmap2::Mmap;
-
+use super::format::{self, Format, PayloadBlock};
+use super::segment_bytes::SegmentBytes;
 use super::telemetry::now_ns;
 
 const PENDING: u8 = 0;
 const OK: u8 = 1;
 const BAD: u8 = 2;
-
-/// One block's payload: where it is and the CRC its header promises.
-#[derive(Clone, Copy, Debug)]
-pub struct PayloadBlock {
-    /// File offset of the first payload byte.
-    pub start: usize,
-    /// File offset one past the last payload byte.
-    pub end: usize,
-    /// CRC32C stored in the block header.
-    pub crc: u32,
-}
 
 /// The outcome of a block's payload check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,7 +62,8 @@ enum Side {
 #[derive(Debug)]
 pub struct PayloadChecks {
     // Read-only after construction, read by both threads.
-    map: Arc<Mmap>,
+    map: Arc<SegmentBytes>,
+    format: Format,
     blocks: Vec<PayloadBlock>,
     state: Vec<AtomicU8>,
     /// Number of blocks (block indexes fit in `u32`).
@@ -86,12 +78,14 @@ pub struct PayloadChecks {
 }
 
 impl PayloadChecks {
-    /// Checks for `blocks` (at most `u32::MAX`, which block indexes guarantee) of `map`.
-    pub fn new(map: Arc<Mmap>, blocks: Vec<PayloadBlock>) -> Self {
+    /// Checks for `blocks` (at most `u32::MAX`, which block indexes guarantee) of `map`, a
+    /// segment of `format`.
+    pub fn new(map: Arc<SegmentBytes>, format: Format, blocks: Vec<PayloadBlock>) -> Self {
         let n = u32::try_from(blocks.len()).unwrap_or(u32::MAX);
         let state = (0..blocks.len()).map(|_| AtomicU8::new(PENDING)).collect();
         PayloadChecks {
             map,
+            format,
             blocks,
             state,
             n,
@@ -111,9 +105,9 @@ impl PayloadChecks {
         self.blocks.is_empty()
     }
 
-    /// The CRC block `i`'s header promises (0 for an unknown block).
-    pub fn stored_crc(&self, i: usize) -> u32 {
-        self.blocks.get(i).map_or(0, |b| b.crc)
+    /// Block `i`'s payload and what its header promises.
+    pub fn block(&self, i: usize) -> Option<PayloadBlock> {
+        self.blocks.get(i).copied()
     }
 
     /// Total nanoseconds spent computing CRCs, on both threads.
@@ -152,10 +146,7 @@ impl PayloadChecks {
         let start = now_ns();
         let ok = match (self.blocks.get(i), self.state.get(i)) {
             (Some(b), Some(st)) => {
-                let ok = self
-                    .map
-                    .get(b.start..b.end)
-                    .is_some_and(|p| crc32c::crc32c(p) == b.crc);
+                let ok = format::check_payload(self.format, &self.map, b).is_ok();
                 st.store(if ok { OK } else { BAD }, Ordering::Release);
                 ok
             }
@@ -233,19 +224,26 @@ mod tests {
     /// `n` blocks of `BLOCK` bytes, each filled with its index; the CRC of block `bad` (if any)
     /// is wrong.
     fn checks(n: usize, bad: Option<usize>) -> PayloadChecks {
-        let mut m = memmap2::MmapMut::map_anon(n * BLOCK).unwrap();
+        let mut m = vec![0u8; n * BLOCK];
         for (k, chunk) in m.chunks_mut(BLOCK).enumerate() {
             chunk.fill(k as u8);
         }
-        let map = Arc::new(m.make_read_only().unwrap());
+        let map = Arc::new(SegmentBytes::Inflated(m));
         let blocks = (0..n)
             .map(|k| {
                 let (start, end) = (k * BLOCK, (k + 1) * BLOCK);
                 let crc = crc32c::crc32c(&map[start..end]) ^ u32::from(bad == Some(k));
-                PayloadBlock { start, end, crc }
+                PayloadBlock {
+                    start,
+                    end,
+                    slots_end: end,
+                    first_id: 1,
+                    seed: 0,
+                    expect: u64::from(crc),
+                }
             })
             .collect();
-        PayloadChecks::new(map, blocks)
+        PayloadChecks::new(map, Format::Native, blocks)
     }
 
     #[test]

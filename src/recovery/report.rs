@@ -8,6 +8,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use super::format::Format;
 use super::options::RecoveryMode;
 use super::scan::ScannedFile;
 
@@ -88,6 +89,8 @@ pub struct RecoveryReport {
     pub files: Vec<ScannedFile>,
     /// Directory entries that are not segment files (ignored).
     pub ignored_files: u64,
+    /// The log's format, as recognised from its headers (`None`: no segment header was).
+    pub format: Option<Format>,
     /// Segment files found.
     pub segments_scanned: u64,
     /// Segments whose events were (at least partly) delivered.
@@ -137,7 +140,7 @@ impl RecoveryReport {
             && self.segments_skipped.is_empty()
             && self.continuity.is_empty()
             && self.duplicates.iter().all(|d| d.identical)
-            && self.files.iter().all(|f| f.status.usable())
+            && self.files.iter().all(|f| !f.status.is_damage())
             && self.stopped.is_none()
             && self.error.is_none()
     }
@@ -160,6 +163,7 @@ impl RecoveryReport {
         j.num_field("segments_scanned", self.segments_scanned);
         j.num_field("segments_replayed", self.segments_replayed);
         j.num_field("ignored_files", self.ignored_files);
+        j.opt_str_field("format", self.format.map(Format::as_str));
         j.num_field("fallback_opens", self.fallback_opens);
         j.num_field("sync_closes", self.sync_closes);
         j.opt_str_field("stopped", self.stopped.as_deref());
@@ -210,6 +214,7 @@ impl RecoveryReport {
             j.num_field("bytes", f.len);
             j.str_field("status", f.status.label());
             j.str_field("detail", &f.status.describe());
+            j.opt_str_field("format", f.format.map(Format::as_str));
             match &f.header {
                 Some(h) => {
                     j.num_field("sequence", h.sequence);

@@ -1,18 +1,22 @@
-//! Directory scan: find every `*.wal` file, read and validate its header, and order the usable
-//! segments by first event id.
+//! Directory scan: find every segment file (`*.wal`, and FlashStrike's cold `*.wal.lz4`), read
+//! and validate its header in the format its first bytes announce ([`super::format`]), and
+//! order the usable segments by first event id.
 //!
-//! Only headers are read here (64 bytes per file), so scanning 10 000 segments is cheap; blocks
-//! are verified later, segment by segment, by the preloader. Every file gets a status so the
-//! report can say exactly what was found — FlashStrike silently kept or dropped files.
+//! Only headers are read here (128 bytes per file: a FlashStrike segment that was never
+//! finalized has its first ids in its first block header), so scanning 10 000 segments is
+//! cheap; blocks are verified later, segment by segment, by the preloader. Every file gets a
+//! status so the report can say exactly what was found — FlashStrike silently kept or dropped
+//! files. A directory holding segments of both formats is an error naming one of each.
 
 use std::fs::{self, File};
-use std::os::unix::fs::FileExt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use super::format::{self, Decoded, Format, FormatChoice, HEADER_PREFIX_BYTES};
 use super::telemetry::Telemetry;
 use crate::error::{CorruptionKind, Error, Result};
 use crate::segment::header::SegmentHeader;
-use crate::segment::{naming, HEADER_BYTES};
+use crate::segment::naming;
 
 /// What the scan made of one `*.wal` file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,12 +40,23 @@ pub enum FileStatus {
         /// The OS error.
         error: String,
     },
+    /// A segment file that holds no events and never did (FlashStrike: pre-created by the
+    /// recorder, or finalized empty). Not data, so nothing is lost; listed for the record.
+    Empty {
+        /// What it is.
+        detail: String,
+    },
 }
 
 impl FileStatus {
     /// Whether the segment can be replayed.
     pub fn usable(&self) -> bool {
         matches!(self, FileStatus::Ok | FileStatus::NameMismatch { .. })
+    }
+
+    /// Whether the file is damage: neither usable nor an empty segment.
+    pub fn is_damage(&self) -> bool {
+        !self.usable() && !matches!(self, FileStatus::Empty { .. })
     }
 
     /// Short label for reports.
@@ -51,6 +66,7 @@ impl FileStatus {
             FileStatus::NameMismatch { .. } => "name/header mismatch",
             FileStatus::BadHeader { .. } => "bad header",
             FileStatus::Unreadable { .. } => "unreadable",
+            FileStatus::Empty { .. } => "empty",
         }
     }
 
@@ -65,6 +81,7 @@ impl FileStatus {
                 format!("bad header: {}: {detail}", kind.as_str())
             }
             FileStatus::Unreadable { error } => format!("unreadable: {error}"),
+            FileStatus::Empty { detail } => format!("empty: {detail}"),
         }
     }
 }
@@ -82,6 +99,8 @@ pub struct ScannedFile {
     pub status: FileStatus,
     /// The header, when it decoded.
     pub header: Option<SegmentHeader>,
+    /// The format its header announced, when it was recognised.
+    pub format: Option<Format>,
 }
 
 /// Everything a directory scan found.
@@ -92,8 +111,11 @@ pub struct Scan {
     pub files: Vec<ScannedFile>,
     /// Number of usable segments at the front of `files`.
     pub usable: usize,
-    /// Entries that are not `*.wal` regular files (ignored, counted).
+    /// Entries that are not segment files (ignored, counted): for FlashStrike logs this
+    /// includes `wal_meta.dat` and `wal_meta.dat.tmp`, which are never trusted.
     pub ignored: u64,
+    /// The log's format (`None` when no segment header was recognised).
+    pub format: Option<Format>,
 }
 
 impl Scan {
@@ -103,39 +125,59 @@ impl Scan {
     }
 }
 
-fn read_header(path: &Path) -> (u64, FileStatus, Option<SegmentHeader>) {
-    let file = match File::open(path) {
-        Ok(f) => f,
+/// The first bytes of a segment file: up to [`HEADER_PREFIX_BYTES`] of a `.wal`, or of a cold
+/// segment's decompressed content.
+fn read_prefix(path: &Path) -> std::io::Result<(u64, Vec<u8>)> {
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut prefix = Vec::with_capacity(HEADER_PREFIX_BYTES);
+    if format::is_cold_name(path) {
+        let mut compressed = Vec::new();
+        file.take(len).read_to_end(&mut compressed)?;
+        let inflated =
+            crate::flashstrike::cold::decompress_prefix(&compressed, HEADER_PREFIX_BYTES)?;
+        return Ok((len, inflated));
+    }
+    file.take(HEADER_PREFIX_BYTES as u64)
+        .read_to_end(&mut prefix)?;
+    Ok((len, prefix))
+}
+
+fn read_header(
+    path: &Path,
+    choice: FormatChoice,
+) -> (u64, FileStatus, Option<SegmentHeader>, Option<Format>) {
+    let (len, prefix) = match read_prefix(path) {
+        Ok(p) => p,
+        Err(e) if format::is_cold_name(path) && e.kind() == std::io::ErrorKind::InvalidData => {
+            let status = FileStatus::BadHeader {
+                kind: CorruptionKind::ColdFrame,
+                detail: e.to_string(),
+            };
+            return (0, status, None, Some(Format::FlashStrikeV1));
+        }
         Err(e) => {
-            return (
-                0,
-                FileStatus::Unreadable {
-                    error: e.to_string(),
-                },
-                None,
-            )
+            let status = FileStatus::Unreadable {
+                error: e.to_string(),
+            };
+            return (0, status, None, None);
         }
     };
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut raw = [0u8; HEADER_BYTES];
-    if let Err(e) = file.read_exact_at(&mut raw, 0) {
-        if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            let status = FileStatus::BadHeader {
-                kind: CorruptionKind::TooShort,
-                detail: format!("{len} bytes, a segment header needs 64"),
-            };
-            return (len, status, None);
-        }
-        return (
-            len,
-            FileStatus::Unreadable {
-                error: e.to_string(),
-            },
-            None,
-        );
+    let detected = format::detect(&prefix);
+    if prefix.len() < crate::segment::HEADER_BYTES {
+        let status = FileStatus::BadHeader {
+            kind: CorruptionKind::TooShort,
+            detail: format!("{} bytes, a segment header needs 64", prefix.len()),
+        };
+        return (len, status, None, detected);
     }
-    match SegmentHeader::decode(&raw) {
-        Ok(h) => (len, FileStatus::Ok, Some(h)),
+    match format::decode_header(&prefix, choice) {
+        Ok(Decoded::Segment { header, format, .. }) => {
+            (len, FileStatus::Ok, Some(header), Some(format))
+        }
+        Ok(Decoded::Empty { format, detail }) => {
+            (len, FileStatus::Empty { detail }, None, Some(format))
+        }
         Err(e) => (
             len,
             FileStatus::BadHeader {
@@ -143,12 +185,31 @@ fn read_header(path: &Path) -> (u64, FileStatus, Option<SegmentHeader>) {
                 detail: e.detail,
             },
             None,
+            detected.filter(|&f| choice.admits(f)),
         ),
     }
 }
 
-/// Scans `dir`. Missing directory, non-directory and unreadable directory are typed errors.
+/// The sequence number a canonical file name of either format encodes: wal_recovery's
+/// 20-digit `.wal` names, FlashStrike's `FS.<8 digits>.wal` (and `.wal.lz4`).
+fn name_sequence(name: &str) -> Option<u64> {
+    naming::parse(name).or_else(|| format::flashstrike::parse_file_name(name))
+}
+
+/// Whether a directory entry name is a segment file's.
+fn is_segment_name(path: &Path) -> bool {
+    path.extension().is_some_and(|x| x == naming::EXTENSION) || format::is_cold_name(path)
+}
+
+/// Scans `dir`, recognising the format from the headers. Missing directory, non-directory,
+/// unreadable directory and segments of two formats are typed errors.
 pub fn scan_dir(dir: &Path, telemetry: &Telemetry) -> Result<Scan> {
+    scan_dir_as(dir, FormatChoice::Auto, telemetry)
+}
+
+/// As [`scan_dir`], reading only the format `choice` names (other segment files are bad
+/// headers) unless it is [`FormatChoice::Auto`].
+pub fn scan_dir_as(dir: &Path, choice: FormatChoice, telemetry: &Telemetry) -> Result<Scan> {
     let meta = match fs::metadata(dir) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -165,7 +226,7 @@ pub fn scan_dir(dir: &Path, telemetry: &Telemetry) -> Result<Scan> {
     for entry in rd {
         let entry = entry.map_err(|e| Error::io("read directory", dir, e))?;
         let path = entry.path();
-        let is_wal = path.extension().is_some_and(|x| x == naming::EXTENSION);
+        let is_wal = is_segment_name(&path);
         // The entry's type comes with the directory listing (no stat); only symlinks are
         // followed, so a symlinked segment is read like the file it points to.
         let is_file = is_wal
@@ -181,8 +242,8 @@ pub fn scan_dir(dir: &Path, telemetry: &Telemetry) -> Result<Scan> {
             continue;
         }
         let start = super::telemetry::now_ns();
-        let name_sequence = entry.file_name().to_str().and_then(naming::parse);
-        let (len, mut status, header) = read_header(&path);
+        let name_sequence = entry.file_name().to_str().and_then(name_sequence);
+        let (len, mut status, header, format) = read_header(&path, choice);
         if let (Some(h), Some(n)) = (&header, name_sequence) {
             if h.sequence != n {
                 status = FileStatus::NameMismatch { name_sequence: n };
@@ -197,8 +258,32 @@ pub fn scan_dir(dir: &Path, telemetry: &Telemetry) -> Result<Scan> {
             len,
             status,
             header,
+            format,
         });
     }
+    let first_of = |f: Format| {
+        files
+            .iter()
+            .filter(|s| s.format == Some(f) && !matches!(s.status, FileStatus::BadHeader { .. }))
+            .map(|s| s.path.clone())
+            .min()
+    };
+    let (native, flashstrike) = (first_of(Format::Native), first_of(Format::FlashStrikeV1));
+    let format = match (native, flashstrike) {
+        (Some(native), Some(flashstrike)) => {
+            return Err(Error::MixedFormats {
+                native,
+                flashstrike,
+            })
+        }
+        (Some(_), None) => Some(Format::Native),
+        (None, Some(_)) => Some(Format::FlashStrikeV1),
+        (None, None) => match choice {
+            FormatChoice::Native => Some(Format::Native),
+            FormatChoice::FlashStrikeV1 => Some(Format::FlashStrikeV1),
+            FormatChoice::Auto => None,
+        },
+    };
     // Usable first, ordered by (first id, sequence) — a stable, total order; then the rest.
     files.sort_by(|a, b| {
         let key = |f: &ScannedFile| match &f.header {
@@ -212,5 +297,6 @@ pub fn scan_dir(dir: &Path, telemetry: &Telemetry) -> Result<Scan> {
         files,
         usable,
         ignored,
+        format,
     })
 }

@@ -29,7 +29,7 @@ int main(int argc, char **argv) {
 
     /* --- as in the README --- */
     wal_recovery *h;
-    wal_recovery_options o; wal_recovery_options_init(&o);      /* o.start_event_id = 0: oldest */
+    wal_recovery_options o; wal_recovery_options_init_sized(&o, sizeof o);      /* o.start_event_id = 0: oldest */
     if (wal_recovery_open(argv[1], &o, &h) != WAL_OK) { return 6; }
     wal_event ev; wal_status s;
     while ((s = wal_recovery_next(h, &ev)) == WAL_OK)

@@ -266,7 +266,7 @@ pub fn take_phase() -> PhaseStats {
 // ---------------------------------------------------------------------------------------
 // C ABI.
 
-/// `struct wal_recovery_options` of include/wal_recovery.h (ABI v1, 32 bytes).
+/// `struct wal_recovery_options` of include/wal_recovery.h (ABI v1, 40 bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct WalRecoveryOptions {
@@ -277,6 +277,8 @@ pub struct WalRecoveryOptions {
     pub finished_capacity: u32,
     pub fallback_after_us: u32,
     pub next_event_sample_every: u32,
+    pub format: u32,
+    pub reserved: u32,
 }
 
 /// `struct wal_event` of include/wal_recovery.h.
@@ -297,7 +299,7 @@ impl WalEvent {
 }
 
 const _: () = {
-    assert!(std::mem::size_of::<WalRecoveryOptions>() == 32);
+    assert!(std::mem::size_of::<WalRecoveryOptions>() == 40);
     assert!(std::mem::size_of::<WalEvent>() == 8 + 2 * std::mem::size_of::<usize>());
 };
 
@@ -312,7 +314,7 @@ pub const WAL_OK: u32 = 0;
 /// `WAL_END`.
 pub const WAL_END: u32 = 1;
 
-type FnOptionsInit = unsafe extern "C" fn(*mut WalRecoveryOptions);
+type FnOptionsInit = unsafe extern "C" fn(*mut WalRecoveryOptions, usize) -> u32;
 type FnOpen = unsafe extern "C" fn(
     *const c_char,
     *const WalRecoveryOptions,
@@ -425,7 +427,7 @@ impl CApi {
         // the whole process (static), so the copied function pointers never dangle.
         unsafe {
             Ok(CApi {
-                options_init: *lib.get(b"wal_recovery_options_init\0")?,
+                options_init: *lib.get(b"wal_recovery_options_init_sized\0")?,
                 open: *lib.get(b"wal_recovery_open\0")?,
                 next: *lib.get(b"wal_recovery_next\0")?,
                 next_batch: *lib.get(b"wal_recovery_next_batch\0")?,
@@ -477,7 +479,7 @@ fn replay_c(name: &str, dir: &Path, batch: Option<usize>) -> anyhow::Result<(u64
     // SAFETY: `opts` is a writable wal_recovery_options; `cdir` is NUL-terminated; `h` is a
     // writable pointer.
     let st = unsafe {
-        (api.options_init)(&mut opts);
+        (api.options_init)(&mut opts, std::mem::size_of::<WalRecoveryOptions>());
         (api.open)(cdir.as_ptr(), &opts, &mut h)
     };
     if st != WAL_OK || h.is_null() {
@@ -572,7 +574,9 @@ mod tests {
                 "uint32_t preload_depth",
                 "uint32_t finished_capacity",
                 "uint32_t fallback_after_us",
-                "uint32_t next_event_sample_every"
+                "uint32_t next_event_sample_every",
+                "uint32_t format",
+                "uint32_t reserved"
             ]
         );
         assert_eq!(

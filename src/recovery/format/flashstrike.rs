@@ -1,0 +1,365 @@
+//! FlashStrike v1, reader side: what a segment's header says, every check on a block, and how a
+//! segment ends — stricter than FlashStrike's own recovery (`docs/FORMAT.md`, "FlashStrike v1").
+//!
+//! The byte layout is [`crate::flashstrike`]. What is checked here beyond FlashStrike:
+//!
+//! * the block-header self-checksum (FlashStrike writes it and never reads it);
+//! * `block_index` equal to the block's position, ids +1 contiguous inside a block, across
+//!   blocks (and, by the manager, across segments), each record's first 8 bytes equal to its id;
+//! * a finalized header's first/last ids, event count, block count and `last_chained_checksum`
+//!   against the blocks;
+//! * zero bytes in the unused slots of a partial block and in the preallocated space after the
+//!   last block.
+//!
+//! **One hash per payload byte.** A block header stores two XXH64 values of the payload: the
+//! local one (seed 0) and the chained one (seeded with the previous block's chained value).
+//! FlashStrike computes both, hashing every byte twice. Here the chained value is recomputed
+//! and the local one is not: the block-header self-checksum covers the stored local value (so
+//! a damaged local field is caught there), and a payload that matches its chained value is the
+//! payload the writer hashed. Recomputing the local value too would find only a writer that
+//! stored a wrong one, at twice the cost.
+//!
+//! **Unfinalized segments** (the active segment at a crash, segments rotated but not yet
+//! finalized, pre-created ones) have a header with checksum 0 and no totals; it may have its
+//! low magic byte zeroed by the recorder's pre-creation. They are not damage: their blocks are
+//! salvaged from offset 64 while each passes every check, the chain starting from seed 0, and
+//! the first id comes from the first block's header. One whose first block is all zeros is
+//! empty (never data, never lost).
+
+use std::path::Path;
+
+use super::{
+    corruption_at, BlockFailure, BlockOk, Cursor, Decoded, Format, HeaderError, IndexEntry,
+    PayloadBlock, SegmentEnd,
+};
+use crate::error::CorruptionKind;
+use crate::flashstrike::block::{block_header_checksum, RawBlockHeader};
+use crate::flashstrike::header::{header_checksum, RawHeader};
+use crate::flashstrike::{
+    xxh64, BLOCK_BYTES, BLOCK_EVENTS, BLOCK_HEADER_BYTES, EVENT_BYTES, HEADER_BYTES, MAGIC,
+    MAX_BLOCKS,
+};
+use crate::segment::bytes::header_at;
+use crate::segment::header::SegmentHeader;
+
+fn bad(kind: CorruptionKind, detail: impl Into<String>) -> HeaderError {
+    HeaderError {
+        kind,
+        detail: detail.into(),
+    }
+}
+
+/// Decodes a FlashStrike header from the file's first bytes (the segment header, and the first
+/// block header for an unfinalized segment).
+pub fn decode_header(prefix: &[u8]) -> Result<Decoded, HeaderError> {
+    let raw = header_at(prefix, 0).ok_or_else(|| {
+        bad(
+            CorruptionKind::TooShort,
+            format!("{} bytes, a segment header needs 64", prefix.len()),
+        )
+    })?;
+    let h = RawHeader::decode(&raw);
+    let computed = header_checksum(&raw);
+    let no_totals = h.block_count == 0
+        && h.event_count == 0
+        && h.first_event_id == 0
+        && h.last_event_id == 0
+        && h.closed_ts_ns == 0
+        && h.last_chained_checksum == 0;
+    if h.checksum == 0 && computed != 0 {
+        if !no_totals {
+            return Err(bad(
+                CorruptionKind::HeaderChecksum,
+                "checksum 0 (unfinalized) but totals are set: not a header the recorder leaves",
+            ));
+        }
+        return Ok(unfinalized(&h, prefix));
+    }
+    if h.checksum != computed {
+        return Err(bad(
+            CorruptionKind::HeaderChecksum,
+            format!("stored {:#018x}, computed {computed:#018x}", h.checksum),
+        ));
+    }
+    if h.magic != MAGIC {
+        return Err(bad(
+            CorruptionKind::HeaderMagic,
+            format!("finalized header with magic {:#06x}", h.magic),
+        ));
+    }
+    if h.event_count == 0 {
+        if !no_totals {
+            return Err(bad(
+                CorruptionKind::HeaderField,
+                "finalized with 0 events but other totals set",
+            ));
+        }
+        return Ok(Decoded::Empty {
+            format: Format::FlashStrikeV1,
+            detail: "finalized with no events".into(),
+        });
+    }
+    let count = u64::from(h.event_count);
+    let blocks_needed = count.div_ceil(BLOCK_EVENTS as u64);
+    if h.first_event_id == 0
+        || h.first_event_id.checked_add(count - 1) != Some(h.last_event_id)
+        || h.last_event_id == u64::MAX
+    {
+        return Err(bad(
+            CorruptionKind::HeaderField,
+            format!(
+                "first id {} + {} events does not end at last id {}",
+                h.first_event_id, h.event_count, h.last_event_id
+            ),
+        ));
+    }
+    if u64::from(h.block_count) != blocks_needed || h.block_count > MAX_BLOCKS {
+        return Err(bad(
+            CorruptionKind::HeaderField,
+            format!("{} events in {} blocks", h.event_count, h.block_count),
+        ));
+    }
+    Ok(Decoded::Segment {
+        header: SegmentHeader {
+            sealed: true,
+            block_count: h.block_count,
+            sequence: u64::from(h.segment_index),
+            first_event_id: h.first_event_id,
+            last_event_id: h.last_event_id,
+            event_count: count,
+            created_unix_ns: h.created_ts_ns,
+            prev_chain: 0,
+            last_chain: 0,
+        },
+        format: Format::FlashStrikeV1,
+        first_chain: 0,
+        last_chain: h.last_chained_checksum,
+    })
+}
+
+/// An unfinalized header: the first id is the first block's, when that block header is whole.
+fn unfinalized(h: &RawHeader, prefix: &[u8]) -> Decoded {
+    let empty = |detail: String| Decoded::Empty {
+        format: Format::FlashStrikeV1,
+        detail,
+    };
+    let Some(b0) = header_at(prefix, HEADER_BYTES) else {
+        return empty("unfinalized, shorter than one block header".into());
+    };
+    if b0.iter().all(|&b| b == 0) {
+        return empty("unfinalized and empty (pre-created, first block all zeros)".into());
+    }
+    let bh = RawBlockHeader::decode(&b0);
+    if block_header_checksum(&b0) != bh.checksum || bh.first_event_id == 0 {
+        return empty(format!(
+            "unfinalized, first block header torn (block-header checksum {:#018x}, computed {:#018x}): nothing recoverable",
+            bh.checksum,
+            block_header_checksum(&b0)
+        ));
+    }
+    Decoded::Segment {
+        header: SegmentHeader {
+            sealed: false,
+            block_count: 0,
+            sequence: u64::from(h.segment_index),
+            first_event_id: bh.first_event_id,
+            last_event_id: 0,
+            event_count: 0,
+            created_unix_ns: h.created_ts_ns,
+            prev_chain: 0,
+            last_chain: 0,
+        },
+        format: Format::FlashStrikeV1,
+        first_chain: 0,
+        last_chain: 0,
+    }
+}
+
+/// Checks the FlashStrike block at `c`: block-header checksum, padding, count, ids, position
+/// and bounds (not the payload: [`check_payload`]).
+pub fn check_block(data: &[u8], c: &Cursor) -> Result<BlockOk, BlockFailure> {
+    let off = c.off;
+    let Some(raw) = header_at(data, off) else {
+        let rest = data.get(off..).unwrap_or(&[]);
+        let mut f = BlockFailure::new(
+            CorruptionKind::Truncated,
+            format!("{} bytes left, a block header needs 64", rest.len()),
+        );
+        f.zero_filled = rest.iter().all(|&b| b == 0);
+        return Err(f);
+    };
+    if raw.iter().all(|&b| b == 0) {
+        let mut f = BlockFailure::new(CorruptionKind::BlockMagic, "zero-filled block header");
+        f.zero_filled = true;
+        return Err(f);
+    }
+    let bh = RawBlockHeader::decode(&raw);
+    let computed = block_header_checksum(&raw);
+    if computed != bh.checksum {
+        return Err(BlockFailure::new(
+            CorruptionKind::BlockHeaderChecksum,
+            format!("stored {:#018x}, computed {computed:#018x}", bh.checksum),
+        ));
+    }
+    if !bh.pad_is_zero {
+        return Err(BlockFailure::new(
+            CorruptionKind::Padding,
+            "block header pad bytes are not zero",
+        ));
+    }
+    let count = usize::from(bh.event_count);
+    if count == 0 || count > BLOCK_EVENTS {
+        return Err(BlockFailure::new(
+            CorruptionKind::BlockLength,
+            format!("event count {} (1..=256)", bh.event_count),
+        ));
+    }
+    if bh.first_event_id == 0
+        || bh.first_event_id.checked_add(count as u64 - 1) != Some(bh.last_event_id)
+        || bh.last_event_id == u64::MAX
+    {
+        return Err(BlockFailure::new(
+            CorruptionKind::BlockIds,
+            format!(
+                "ids {}..={} for {count} events",
+                bh.first_event_id, bh.last_event_id
+            ),
+        ));
+    }
+    if u64::from(bh.block_index) != c.block_no {
+        return Err(BlockFailure::new(
+            CorruptionKind::BlockIndex,
+            format!("index {} at position {}", bh.block_index, c.block_no),
+        ));
+    }
+    if bh.first_event_id != c.expect_id {
+        return Err(BlockFailure::new(
+            CorruptionKind::BlockIds,
+            format!(
+                "first event id {} where {} was expected",
+                bh.first_event_id, c.expect_id
+            ),
+        ));
+    }
+    let start = off + BLOCK_HEADER_BYTES;
+    let next = off.checked_add(BLOCK_BYTES).filter(|&n| n <= data.len());
+    let Some(next) = next else {
+        return Err(BlockFailure::new(
+            CorruptionKind::Truncated,
+            format!(
+                "block of {BLOCK_BYTES} bytes runs past the end of the file ({} bytes left)",
+                data.len() - off
+            ),
+        ));
+    };
+    let end = start + count * EVENT_BYTES;
+    Ok(BlockOk {
+        entry: IndexEntry {
+            first_event_id: bh.first_event_id,
+            event_count: count as u32,
+            payload_offset: start,
+            payload_end: end,
+        },
+        chain: bh.chained_checksum,
+        next_off: next,
+        payload: PayloadBlock {
+            start,
+            end,
+            slots_end: next,
+            first_id: bh.first_event_id,
+            seed: c.chain,
+            expect: bh.chained_checksum,
+        },
+    })
+}
+
+/// The payload against its block header: chained XXH64, each record's id, zero unused slots.
+pub fn check_payload(data: &[u8], b: &PayloadBlock) -> Result<(), BlockFailure> {
+    let (Some(records), Some(unused)) = (data.get(b.start..b.end), data.get(b.end..b.slots_end))
+    else {
+        return Err(BlockFailure::new(
+            CorruptionKind::Truncated,
+            "block runs past the end of the file",
+        ));
+    };
+    let chained = xxh64(records, b.seed);
+    if chained != b.expect {
+        return Err(BlockFailure::new(
+            CorruptionKind::ChainMismatch,
+            format!(
+                "chained XXH64 stored {:#018x}, computed {chained:#018x} (seed {:#018x})",
+                b.expect, b.seed
+            ),
+        ));
+    }
+    for (k, rec) in records.chunks_exact(EVENT_BYTES).enumerate() {
+        let id = rec.first_chunk::<8>().map_or(0, |a| u64::from_le_bytes(*a));
+        let want = b.first_id + k as u64;
+        if id != want {
+            return Err(BlockFailure::new(
+                CorruptionKind::BlockIds,
+                format!("record {k} holds event id {id}, its position says {want}"),
+            ));
+        }
+    }
+    if let Some(p) = unused.iter().position(|&x| x != 0) {
+        return Err(BlockFailure::new(
+            CorruptionKind::Padding,
+            format!(
+                "non-zero byte in an unused event slot at offset {}",
+                b.end + p
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// After a finalized segment's last block, the rest of the preallocated file must be zero.
+pub fn after_last_block(data: &[u8], path: &Path, c: &Cursor) -> SegmentEnd {
+    let rest = data.get(c.off..).unwrap_or(&[]);
+    match rest.iter().position(|&x| x != 0) {
+        None => SegmentEnd::Clean,
+        Some(p) => SegmentEnd::Corrupt(corruption_at(
+            path,
+            (c.off + p) as u64,
+            None,
+            CorruptionKind::TrailingData,
+            format!(
+                "non-zero byte in the preallocated space after the last block ({} bytes from offset {})",
+                rest.len(),
+                c.off
+            ),
+        )),
+    }
+}
+
+/// A later block whose header verifies on its own (blocks sit at fixed offsets).
+pub fn find_later_block(data: &[u8], off: usize, block_no: u64) -> Option<usize> {
+    let mut k = block_no + 1;
+    let mut probe = off.checked_add(BLOCK_BYTES)?;
+    while let Some(raw) = header_at(data, probe) {
+        let bh = RawBlockHeader::decode(&raw);
+        if bh.event_count != 0
+            && block_header_checksum(&raw) == bh.checksum
+            && u64::from(bh.block_index) == k
+        {
+            return Some(probe);
+        }
+        k += 1;
+        probe = probe.checked_add(BLOCK_BYTES)?;
+    }
+    None
+}
+
+/// The index a FlashStrike segment file name encodes: `FS.<8 digits>.wal`, or the cold
+/// `FS.<8 digits>.wal.lz4`. (FlashStrike's recovery never reads names; the scan uses them only
+/// to order files whose header is unusable, and to report a name that disagrees with its
+/// header.)
+pub fn parse_file_name(name: &str) -> Option<u64> {
+    let stem = name.strip_suffix(".lz4").unwrap_or(name);
+    let digits = stem.strip_prefix("FS.")?.strip_suffix(".wal")?;
+    if digits.len() != 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}

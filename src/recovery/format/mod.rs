@@ -1,0 +1,444 @@
+//! The on-disk format seam: everything the reader side knows about a format's bytes.
+//!
+//! wal_recovery replays two formats through one pipeline — its own ([`native`], `docs/FORMAT.md`
+//! first part) and FlashStrike v1 ([`flashstrike`], the format the C++ recorder of the original
+//! design writes). The scan, the [`SegmentReader`](super::segment_reader::SegmentReader), the
+//! preloader, the manager, the report, the C ABI and `walrec` are format-neutral; what differs
+//! between formats is confined to the few questions below, answered per format:
+//!
+//! * what a segment's header says ([`decode_header`]), reduced to the neutral
+//!   [`SegmentHeader`] the scan and the manager plan with;
+//! * whether the block at an offset is valid, apart from its payload checksum ([`check_block`]),
+//!   and where its records are ([`IndexEntry`]);
+//! * whether a block's payload matches its checksums ([`check_payload`]) — the expensive part,
+//!   shared between the replay thread and the preloader;
+//! * how a segment ends: its totals against its header ([`sealed_totals`]), at the end of the
+//!   file ([`end_of_file`]), and whether a failed block is a torn write or damage
+//!   ([`find_later_block`]);
+//! * how one record is framed ([`RecordFraming`]): length-prefixed (native) or fixed 64-byte
+//!   records (FlashStrike).
+//!
+//! The format of a file is recognised from its first bytes ([`detect`]), so a directory needs
+//! no configuration; [`FormatChoice`] forces one.
+
+pub mod flashstrike;
+pub mod native;
+
+use std::path::Path;
+
+use crate::error::{Corruption, CorruptionKind};
+use crate::segment::header::SegmentHeader;
+
+/// A segment file format wal_recovery reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// wal_recovery's own format (`WALS` segments, CRC32C).
+    Native,
+    /// FlashStrike v1 (`FS.<8 digits>.wal`, XXH64, 64-byte `RequestEvent`s, 256 per block).
+    FlashStrikeV1,
+}
+
+impl Format {
+    /// Name used in reports, the CLI and the C API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Native => "native",
+            Format::FlashStrikeV1 => "flashstrike-v1",
+        }
+    }
+}
+
+/// Which format a [`Manager`](crate::Manager) reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum FormatChoice {
+    /// Recognise the format from the segment headers (the default). A directory holding
+    /// segments of both formats is an error naming a file of each.
+    #[default]
+    Auto,
+    /// Only wal_recovery's own format; other files are reported as bad headers.
+    Native,
+    /// Only FlashStrike v1; other files are reported as bad headers.
+    FlashStrikeV1,
+}
+
+impl FormatChoice {
+    /// Name used in the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FormatChoice::Auto => "auto",
+            FormatChoice::Native => "native",
+            FormatChoice::FlashStrikeV1 => "flashstrike-v1",
+        }
+    }
+
+    /// Whether a file of `format` is read under this choice.
+    pub fn admits(self, format: Format) -> bool {
+        match self {
+            FormatChoice::Auto => true,
+            FormatChoice::Native => format == Format::Native,
+            FormatChoice::FlashStrikeV1 => format == Format::FlashStrikeV1,
+        }
+    }
+}
+
+/// The format whose header starts with `prefix` (at least 4 bytes), if any.
+pub fn detect(prefix: &[u8]) -> Option<Format> {
+    if prefix.get(..4) == Some(&crate::segment::header::SEGMENT_MAGIC[..]) {
+        Some(Format::Native)
+    } else if crate::flashstrike::header::looks_like(prefix) {
+        Some(Format::FlashStrikeV1)
+    } else {
+        None
+    }
+}
+
+/// Whether `path` names a cold (LZ4-compressed) FlashStrike segment: `<name>.wal.lz4`.
+pub fn is_cold_name(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(".wal.lz4"))
+}
+
+/// Bytes needed to decode a header: the segment header, and for FlashStrike the first block
+/// header too (an unfinalized FlashStrike header holds no ids; its first block does).
+pub const HEADER_PREFIX_BYTES: usize = 128;
+
+/// What a segment's first bytes say.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decoded {
+    /// A segment holding (or able to hold) events, and how its blocks are chained.
+    Segment {
+        /// The neutral header.
+        header: SegmentHeader,
+        /// Its format.
+        format: Format,
+        /// Chain value the first block continues (native: the header's previous chain;
+        /// FlashStrike: 0, its chain restarts in every segment).
+        first_chain: u64,
+        /// Chain value the last block must end with, for a sealed segment (native: the header's
+        /// last chain; FlashStrike: `last_chained_checksum`).
+        last_chain: u64,
+    },
+    /// A file of this format that holds no events and never did (FlashStrike: a pre-created
+    /// segment, or an empty finalized one). Not data, never lost.
+    Empty {
+        /// Its format.
+        format: Format,
+        /// What it is.
+        detail: String,
+    },
+}
+
+/// Why a header was rejected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeaderError {
+    /// Which check failed.
+    pub kind: CorruptionKind,
+    /// Specifics.
+    pub detail: String,
+}
+
+/// Decodes the header at the start of `prefix` (up to [`HEADER_PREFIX_BYTES`] of the file),
+/// in the format its first bytes announce; `choice` rejects the other format.
+pub fn decode_header(prefix: &[u8], choice: FormatChoice) -> Result<Decoded, HeaderError> {
+    let Some(format) = detect(prefix) else {
+        return Err(HeaderError {
+            kind: CorruptionKind::HeaderMagic,
+            detail: format!(
+                "first bytes {:02x?} are neither a wal_recovery (WALS) nor a FlashStrike v1 header",
+                &prefix[..prefix.len().min(4)]
+            ),
+        });
+    };
+    if !choice.admits(format) {
+        return Err(HeaderError {
+            kind: CorruptionKind::HeaderMagic,
+            detail: format!(
+                "a {} header, but the format is set to {}",
+                format.as_str(),
+                choice.as_str()
+            ),
+        });
+    }
+    match format {
+        Format::Native => native::decode_header(prefix),
+        Format::FlashStrikeV1 => flashstrike::decode_header(prefix),
+    }
+}
+
+/// One entry of the sparse index: a verified block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IndexEntry {
+    /// Id of the block's first event.
+    pub first_event_id: u64,
+    /// Number of events in the block.
+    pub event_count: u32,
+    /// File offset of the block's first record (just past its header).
+    pub payload_offset: usize,
+    /// File offset one past its last record.
+    pub payload_end: usize,
+}
+
+/// One block's payload and what its header promises about it: the part of verification
+/// ([`check_payload`]) the two threads share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PayloadBlock {
+    /// File offset of the first payload byte.
+    pub start: usize,
+    /// File offset one past the last record.
+    pub end: usize,
+    /// File offset one past the block's record area (FlashStrike: 256 slots; the unused ones
+    /// must be zero). Equal to `end` for native blocks.
+    pub slots_end: usize,
+    /// Id of the block's first record (FlashStrike records carry their id).
+    pub first_id: u64,
+    /// Checksum seed: FlashStrike's previous chained value; unused for native blocks.
+    pub seed: u64,
+    /// The checksum stored in the block header (native: payload CRC32C; FlashStrike: chained
+    /// XXH64).
+    pub expect: u64,
+}
+
+/// A valid block: its index entry, the chain value after it, where the next block starts and
+/// its payload check.
+#[derive(Clone, Copy, Debug)]
+pub struct BlockOk {
+    /// The block's index entry.
+    pub entry: IndexEntry,
+    /// Chain value after this block.
+    pub chain: u64,
+    /// Offset of the next block.
+    pub next_off: usize,
+    /// Its payload, for [`check_payload`].
+    pub payload: PayloadBlock,
+}
+
+/// A block that failed a check.
+#[derive(Clone, Debug)]
+pub struct BlockFailure {
+    /// Which check.
+    pub kind: CorruptionKind,
+    /// Specifics.
+    pub detail: String,
+    /// The block (or what is left of the file) is all zeros: the end of written data.
+    pub zero_filled: bool,
+}
+
+impl BlockFailure {
+    /// A failure that is not a zero-filled block.
+    pub fn new(kind: CorruptionKind, detail: impl Into<String>) -> Self {
+        BlockFailure {
+            kind,
+            detail: detail.into(),
+            zero_filled: false,
+        }
+    }
+}
+
+/// Where verification stands: the next block's offset and what it must continue.
+#[derive(Clone, Copy, Debug)]
+pub struct Cursor {
+    /// Offset of the next block.
+    pub off: usize,
+    /// Chain value it must continue.
+    pub chain: u64,
+    /// Id its first event must have.
+    pub expect_id: u64,
+    /// Its position in the segment.
+    pub block_no: u64,
+}
+
+/// Checks the block at `c` — everything but its payload checksum when `with_payload` is false
+/// (shared verification checks that separately).
+pub fn check_block(
+    format: Format,
+    data: &[u8],
+    c: &Cursor,
+    with_payload: bool,
+) -> Result<BlockOk, BlockFailure> {
+    let ok = match format {
+        Format::Native => native::check_block(data, c),
+        Format::FlashStrikeV1 => flashstrike::check_block(data, c),
+    }?;
+    if with_payload {
+        check_payload(format, data, &ok.payload)?;
+    }
+    Ok(ok)
+}
+
+/// Checks a block's payload against what its header promises.
+pub fn check_payload(format: Format, data: &[u8], b: &PayloadBlock) -> Result<(), BlockFailure> {
+    match format {
+        Format::Native => native::check_payload(data, b),
+        Format::FlashStrikeV1 => flashstrike::check_payload(data, b),
+    }
+}
+
+/// How a verified segment's data ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SegmentEnd {
+    /// Every byte verified.
+    Clean,
+    /// An unsealed segment ending in a torn write.
+    TornTail(TornTail),
+    /// Verification failed; only the prefix before `offset` is valid.
+    Corrupt(Corruption),
+}
+
+/// Where an unsealed segment's valid data stops because its last write was torn.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TornTail {
+    /// File offset of the first byte not part of the valid prefix.
+    pub offset: u64,
+    /// Bytes from `offset` to the end of the file (dropped).
+    pub bytes: u64,
+    /// What was found there.
+    pub reason: String,
+}
+
+/// What the end-of-segment decisions need to know about a segment.
+#[derive(Clone, Copy, Debug)]
+pub struct SegmentFacts<'a> {
+    /// The file.
+    pub path: &'a Path,
+    /// Its format.
+    pub format: Format,
+    /// Its neutral header.
+    pub header: &'a SegmentHeader,
+    /// The chain value a sealed segment's last block must end with.
+    pub last_chain: u64,
+}
+
+pub(crate) fn corruption_at(
+    path: &Path,
+    offset: u64,
+    block: Option<u64>,
+    kind: CorruptionKind,
+    detail: String,
+) -> Corruption {
+    Corruption {
+        path: path.to_path_buf(),
+        offset,
+        block,
+        kind,
+        detail,
+    }
+}
+
+/// A sealed segment after its last counted block: totals and what follows must match.
+pub fn sealed_totals(data: &[u8], s: &SegmentFacts<'_>, c: &Cursor) -> SegmentEnd {
+    let h = s.header;
+    let count = c.expect_id - h.first_event_id;
+    if count != h.event_count || c.chain != s.last_chain {
+        return SegmentEnd::Corrupt(corruption_at(
+            s.path,
+            0,
+            None,
+            CorruptionKind::SealedMismatch,
+            format!(
+                "header says {} events, last chain {:#x}; blocks hold {count} events, chain {:#x}",
+                h.event_count, s.last_chain, c.chain
+            ),
+        ));
+    }
+    match s.format {
+        Format::Native => native::after_last_block(data, s.path, c),
+        Format::FlashStrikeV1 => flashstrike::after_last_block(data, s.path, c),
+    }
+}
+
+/// The file ends exactly at a block boundary: clean for an unsealed segment, truncation for a
+/// sealed one that promised more blocks.
+pub fn end_of_file(s: &SegmentFacts<'_>, c: &Cursor) -> SegmentEnd {
+    if s.header.sealed {
+        SegmentEnd::Corrupt(corruption_at(
+            s.path,
+            c.off as u64,
+            Some(c.block_no),
+            CorruptionKind::Truncated,
+            format!(
+                "file ends after {} of {} blocks",
+                c.block_no, s.header.block_count
+            ),
+        ))
+    } else {
+        SegmentEnd::Clean
+    }
+}
+
+/// How a segment whose block `block_no` at `off` failed ends: corruption if the segment is
+/// sealed or a valid block follows the damage, otherwise the torn tail of the last write.
+pub fn classify(
+    data: &[u8],
+    s: &SegmentFacts<'_>,
+    off: usize,
+    block_no: u64,
+    fail: BlockFailure,
+) -> SegmentEnd {
+    let c = corruption_at(s.path, off as u64, Some(block_no), fail.kind, fail.detail);
+    if s.header.sealed {
+        return SegmentEnd::Corrupt(c);
+    }
+    if let Some(later) = find_later_block(s.format, data, off, block_no) {
+        let mut c = c;
+        c.detail = format!(
+            "{}; a valid block follows at offset {later}, so this is not a torn write",
+            c.detail
+        );
+        return SegmentEnd::Corrupt(c);
+    }
+    let rest = data.get(off..).unwrap_or(&[]);
+    let reason = if !fail.zero_filled {
+        fail.kind.as_str().to_string()
+    } else if rest.iter().all(|&b| b == 0) {
+        "zero-filled block".to_string()
+    } else {
+        "zero-filled block header, non-zero bytes after it".to_string()
+    };
+    SegmentEnd::TornTail(TornTail {
+        offset: off as u64,
+        bytes: rest.len() as u64,
+        reason,
+    })
+}
+
+/// Looks for a block header that verifies on its own after a failed block at `off`: if one
+/// exists, the failure is damage in the middle of data, not a torn final write.
+pub fn find_later_block(format: Format, data: &[u8], off: usize, block_no: u64) -> Option<usize> {
+    match format {
+        Format::Native => native::find_later_block(data, off, block_no),
+        Format::FlashStrikeV1 => flashstrike::find_later_block(data, off, block_no),
+    }
+}
+
+/// How records are framed inside a block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordFraming {
+    /// Native: a `u32` length, the payload, zero padding to 8 bytes.
+    LengthPrefixed,
+    /// FlashStrike: raw fixed-size records (64-byte `RequestEvent`s), delivered whole.
+    Fixed(usize),
+}
+
+impl RecordFraming {
+    /// The framing of `format`.
+    pub fn of(format: Format) -> Self {
+        match format {
+            Format::Native => RecordFraming::LengthPrefixed,
+            Format::FlashStrikeV1 => RecordFraming::Fixed(crate::flashstrike::EVENT_BYTES),
+        }
+    }
+
+    /// The record at `pos` of `block` (which ends at the block's last record): payload start,
+    /// payload end, next record. `None` when it would overrun the block.
+    #[inline(always)]
+    pub fn decode_at(self, block: &[u8], pos: usize) -> Option<(usize, usize, usize)> {
+        match self {
+            RecordFraming::LengthPrefixed => crate::segment::record::decode_at(block, pos),
+            RecordFraming::Fixed(n) => {
+                let end = pos.checked_add(n)?;
+                (end <= block.len()).then_some((pos, end, end))
+            }
+        }
+    }
+}

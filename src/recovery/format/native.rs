@@ -1,0 +1,169 @@
+//! wal_recovery's own format, reader side: header decoding, block checks, payload CRC32C and
+//! the end of a segment (`docs/FORMAT.md`). The byte layout itself is [`crate::segment`],
+//! shared with the writer.
+
+use std::path::Path;
+
+use super::{
+    corruption_at, BlockFailure, BlockOk, Cursor, Decoded, Format, HeaderError, IndexEntry,
+    PayloadBlock, SegmentEnd,
+};
+use crate::error::CorruptionKind;
+use crate::segment::block::{BlockHeader, BLOCK_MAGIC};
+use crate::segment::bytes::header_at;
+use crate::segment::header::SegmentHeader;
+use crate::segment::{BLOCK_ALIGN, HEADER_BYTES};
+
+/// Decodes a native segment header (the first 64 bytes of `prefix`).
+pub fn decode_header(prefix: &[u8]) -> Result<Decoded, HeaderError> {
+    let raw = header_at(prefix, 0).ok_or_else(|| HeaderError {
+        kind: CorruptionKind::TooShort,
+        detail: format!("{} bytes, a segment header needs 64", prefix.len()),
+    })?;
+    let header = SegmentHeader::decode(&raw).map_err(|e| HeaderError {
+        kind: e.kind,
+        detail: e.detail,
+    })?;
+    Ok(Decoded::Segment {
+        header,
+        format: Format::Native,
+        first_chain: u64::from(header.prev_chain),
+        last_chain: u64::from(header.last_chain),
+    })
+}
+
+/// Checks the native block at `c`: header, position, ids, chain, bounds and padding (not the
+/// payload CRC).
+pub fn check_block(data: &[u8], c: &Cursor) -> Result<BlockOk, BlockFailure> {
+    let off = c.off;
+    let Some(raw) = header_at(data, off) else {
+        let rest = data.get(off..).unwrap_or(&[]);
+        let mut f = BlockFailure::new(
+            CorruptionKind::Truncated,
+            format!("{} bytes left, a block header needs 64", rest.len()),
+        );
+        f.zero_filled = rest.iter().all(|&b| b == 0);
+        return Err(f);
+    };
+    if raw.iter().all(|&b| b == 0) {
+        let mut f = BlockFailure::new(CorruptionKind::BlockMagic, "zero-filled block header");
+        f.zero_filled = true;
+        return Err(f);
+    }
+    let bh = BlockHeader::decode(&raw).map_err(|e| BlockFailure::new(e.kind, e.detail))?;
+    if u64::from(bh.index) != c.block_no {
+        return Err(BlockFailure::new(
+            CorruptionKind::BlockIndex,
+            format!("index {} at position {}", bh.index, c.block_no),
+        ));
+    }
+    if bh.first_event_id != c.expect_id {
+        return Err(BlockFailure::new(
+            CorruptionKind::BlockIds,
+            format!(
+                "first event id {} where {} was expected",
+                bh.first_event_id, c.expect_id
+            ),
+        ));
+    }
+    // Native chain values are CRC32C: they fit in the low 32 bits.
+    let chain = c.chain as u32;
+    if !bh.chain_extends(chain) {
+        return Err(BlockFailure::new(
+            CorruptionKind::ChainMismatch,
+            format!("chain {:#010x} does not extend {chain:#010x}", bh.chain),
+        ));
+    }
+    let start = off + HEADER_BYTES;
+    let end = start + bh.payload_len as usize; // payload_len <= 16 MiB: no overflow
+    if data.get(start..end).is_none() {
+        return Err(BlockFailure::new(
+            CorruptionKind::Truncated,
+            format!(
+                "payload of {} bytes runs past the end of the file",
+                bh.payload_len
+            ),
+        ));
+    }
+    let next = end.next_multiple_of(BLOCK_ALIGN);
+    let Some(pad) = data.get(end..next) else {
+        return Err(BlockFailure::new(
+            CorruptionKind::Truncated,
+            "block padding runs past the end of the file",
+        ));
+    };
+    if pad.iter().any(|&b| b != 0) {
+        return Err(BlockFailure::new(
+            CorruptionKind::Padding,
+            "block padding is not zero",
+        ));
+    }
+    let entry = IndexEntry {
+        first_event_id: bh.first_event_id,
+        event_count: bh.event_count,
+        payload_offset: start,
+        payload_end: end,
+    };
+    Ok(BlockOk {
+        entry,
+        chain: u64::from(bh.chain),
+        next_off: next,
+        payload: PayloadBlock {
+            start,
+            end,
+            slots_end: end,
+            first_id: bh.first_event_id,
+            seed: 0,
+            expect: u64::from(bh.payload_crc),
+        },
+    })
+}
+
+/// The payload's CRC32C against its block header's.
+pub fn check_payload(data: &[u8], b: &PayloadBlock) -> Result<(), BlockFailure> {
+    let Some(payload) = data.get(b.start..b.end) else {
+        return Err(BlockFailure::new(
+            CorruptionKind::Truncated,
+            "payload runs past the end of the file",
+        ));
+    };
+    let crc = crc32c::crc32c(payload);
+    if u64::from(crc) != b.expect {
+        return Err(BlockFailure::new(
+            CorruptionKind::PayloadChecksum,
+            format!("stored {:#010x}, computed {crc:#010x}", b.expect),
+        ));
+    }
+    Ok(())
+}
+
+/// A sealed native segment ends right after its last block.
+pub fn after_last_block(data: &[u8], path: &Path, c: &Cursor) -> SegmentEnd {
+    if c.off != data.len() {
+        SegmentEnd::Corrupt(corruption_at(
+            path,
+            c.off as u64,
+            None,
+            CorruptionKind::TrailingData,
+            format!("{} bytes after the last block", data.len() - c.off),
+        ))
+    } else {
+        SegmentEnd::Clean
+    }
+}
+
+/// A later block header that verifies on its own (any 64-aligned offset after `off`).
+pub fn find_later_block(data: &[u8], off: usize, block_no: u64) -> Option<usize> {
+    let mut probe = off + BLOCK_ALIGN;
+    while let Some(raw) = header_at(data, probe) {
+        if raw[0..4] == BLOCK_MAGIC {
+            if let Ok(bh) = BlockHeader::decode(&raw) {
+                if u64::from(bh.index) > block_no {
+                    return Some(probe);
+                }
+            }
+        }
+        probe += BLOCK_ALIGN;
+    }
+    None
+}
