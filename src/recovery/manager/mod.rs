@@ -180,18 +180,20 @@ impl Manager {
             ..RecoveryReport::default()
         };
         // Identical duplicates (same ids, same chain values) are replayed once.
-        let mut plan = Vec::new();
+        let mut plan: Vec<PathBuf> = Vec::new();
         let mut headers: Vec<SegmentHeader> = Vec::new();
         for f in scan.segments() {
             let Some(h) = f.header else { continue };
-            if let (Some(prev), Some(prev_path)) = (headers.last(), plan.last()) {
+            if let (Some(prev), Some(prev_path)) = (headers.last(), plan.last_mut()) {
                 if is_identical(prev, &h, scan.format) {
+                    let (kept, other, identical) = pick_copy(prev_path, &f.path);
+                    *prev_path = kept.clone();
                     report.duplicates.push(DuplicateReport {
-                        kept: PathBuf::clone(prev_path),
-                        other: f.path.clone(),
+                        kept,
+                        other,
                         first_id: h.first_event_id,
                         last_id: h.last_event_id,
-                        identical: true,
+                        identical,
                     });
                     continue;
                 }
@@ -532,6 +534,26 @@ impl Manager {
 impl Drop for Manager {
     fn drop(&mut self) {
         self.stop_pipe();
+    }
+}
+
+/// Which of two copies of one segment to replay: `a` (the first in scan order), unless one of
+/// them is a cold `.wal.lz4` — FlashStrike's freeze writes the compressed copy, then deletes the
+/// original, so a crash in between leaves both, the compressed one possibly truncated. Then both
+/// are verified in full and the one that verifies is kept; the copies are reported identical
+/// only when both verify. Returns (kept, other, identical).
+fn pick_copy(a: &Path, b: &Path) -> (PathBuf, PathBuf, bool) {
+    use super::format::is_cold_name;
+    if !is_cold_name(a) && !is_cold_name(b) {
+        return (a.to_path_buf(), b.to_path_buf(), true);
+    }
+    let clean = |p: &Path| {
+        SegmentReader::open_verified(p).is_ok_and(|r| matches!(r.end(), SegmentEnd::Clean))
+    };
+    match (clean(a), clean(b)) {
+        (true, true) => (a.to_path_buf(), b.to_path_buf(), true),
+        (false, true) => (b.to_path_buf(), a.to_path_buf(), false),
+        _ => (a.to_path_buf(), b.to_path_buf(), false),
     }
 }
 

@@ -89,12 +89,26 @@ impl Manager {
                 .iter()
                 .find(|f| f.status.is_damage())
                 .map(|f| (f.path.clone(), f.status.describe()));
-            let e = match unplaced {
-                Some((path, why)) => Error::SegmentUnusable {
+            let conflict = self
+                .report
+                .duplicates
+                .iter()
+                .find(|d| !d.identical)
+                .cloned();
+            let e = match (unplaced, conflict) {
+                (Some((path, why)), _) => Error::SegmentUnusable {
                     path,
                     reason: format!("{why}; its events, if any, were not replayed"),
                 },
-                None => Error::SegmentUnusable {
+                // Two copies of one segment of which only the kept one verifies.
+                (None, Some(d)) => Error::Continuity {
+                    kind: ContinuityKind::ConflictingDuplicate,
+                    previous: d.kept,
+                    next: d.other,
+                    first_id: d.first_id,
+                    last_id: d.last_id,
+                },
+                (None, None) => Error::SegmentUnusable {
                     path: self.dir.clone(),
                     reason: "the log is not clean (see the report)".into(),
                 },
