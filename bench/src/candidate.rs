@@ -32,6 +32,9 @@ use crate::{
     },
 };
 
+/// Name of the FlashStrike-format row ([`crate::systems::flashstrike_format`]).
+pub const FLASHSTRIKE_ROW: &str = "wal_recovery (FlashStrike v1 log)";
+
 /// Name of the candidate row the goals are judged on (when it ran).
 pub const PRIMARY: &str = "wal_recovery (Rust API)";
 /// File name of the handoff-latency chart in `out_dir`.
@@ -558,6 +561,29 @@ pub fn analyse(data_key: &str, inp: Inputs<'_>) -> Candidate {
             ),
             Err(e) => format!("not measured: {e}"),
         },
+    ));
+
+    // FlashStrike v1 logs (issue 14): the same events in FlashStrike's format, replayed
+    // through the same pipeline, against 200 M events/s and against the native replay.
+    let fs = rows.iter().find(|r| r.name == FLASHSTRIKE_ROW);
+    let fs_note = if fs.is_some() { "" } else { "not run" };
+    goals.push(Goal::new(
+        "FlashStrike v1 log replay >= 200 M events/s (64 B RequestEvents, 4096-block segments)"
+            .into(),
+        200.0,
+        fs.map(|r| (r.m_events_s_median, r.m_events_s_max)),
+        fs_note,
+    ));
+    goals.push(Goal::new(
+        "FlashStrike v1 log replay >= 0.9x the native replay of the same events".into(),
+        0.9,
+        fs.zip(primary.as_ref()).map(|(f, p)| {
+            (
+                f.m_events_s_median / p.m_events_s_median,
+                f.m_events_s_max / p.m_events_s_max,
+            )
+        }),
+        fs_note,
     ));
 
     let budget = primary

@@ -90,6 +90,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
     ));
 
     let mut systems = systems::systems_for(cfg.wal_segment_bytes);
+    systems.retain(|s| s.supports_payload(events.payload_size()));
     if !cfg.only.is_empty() {
         let only: Vec<String> = cfg.only.iter().map(|o| o.to_lowercase()).collect();
         systems.retain(|s| {

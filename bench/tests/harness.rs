@@ -11,11 +11,12 @@ use wal_bench::{
     Config, COLD_CHART, REPLAY_CHART,
 };
 
-const WAL_ROWS: [&str; 4] = [
+const WAL_ROWS: [&str; 5] = [
     "wal_recovery (Rust API)",
     "wal_recovery (telemetry off)",
     "wal_recovery (C ABI, per event)",
     "wal_recovery (C ABI, batched 1024)",
+    "wal_recovery (FlashStrike v1 log)",
 ];
 
 #[test]
@@ -102,17 +103,18 @@ fn tiny_run_all_systems_correct() {
     assert_eq!((c.segment_files, c.segment_bytes), (segs.len(), seg_bytes));
     let wl = c.limits.as_ref().expect("limits over the segment files");
     assert_eq!((wl.bytes, wl.files), (seg_bytes, segs.len()));
-    assert_eq!(c.rows.len(), 4);
+    assert_eq!(c.rows.len(), 5);
     for r in &c.rows {
         assert!(r.frac_of_mem_read.unwrap() > 0.0 && r.frac_of_crc32c.unwrap() > 0.0);
         // Every peer and both baselines.
         assert_eq!(r.vs.len(), 7, "{:?}", r.vs);
         assert!(r.vs.iter().all(|v| v.ratio > 0.0));
     }
-    assert_eq!(c.cold.len(), 4);
+    assert_eq!(c.cold.len(), 4, "the native log's rows");
     assert!(c.cold.iter().all(|r| r.ratio > 0.0));
-    // raft-engine x2, okaywal, commitlog x2, unverified mmap, 150 M ev/s, cold, verify.
-    assert_eq!(c.goals.len(), 9, "{:?}", c.goals);
+    // raft-engine x2, okaywal, commitlog x2, unverified mmap, 150 M ev/s, cold, verify,
+    // FlashStrike 200 M ev/s and FlashStrike vs native.
+    assert_eq!(c.goals.len(), 11, "{:?}", c.goals);
     assert!(
         c.goals.iter().all(|g| g.measured.is_some()),
         "{:?}",
@@ -127,7 +129,13 @@ fn tiny_run_all_systems_correct() {
     for row in WAL_ROWS {
         let r = &c.warm.reports[row];
         assert_eq!((r.replays, r.unclean), (1, 0), "{row}");
-        assert_eq!(r.segments_replayed, segs.len() as u64, "{row}");
+        let want = if row == candidate::FLASHSTRIKE_ROW {
+            // 20 000 events in segments of 16 blocks of 256 (256 KiB of payload each).
+            5
+        } else {
+            segs.len() as u64
+        };
+        assert_eq!(r.segments_replayed, want, "{row}");
     }
     let b = c.budget.as_ref().expect("time budget");
     assert!(b.first_segment_open_verify_s > 0.0 && b.handoffs_s > 0.0);
@@ -158,7 +166,7 @@ fn tiny_run_all_systems_correct() {
     assert!(wj["segment_verify"]["ratio_vs_fresh_map_crc"]
         .as_f64()
         .is_some());
-    assert_eq!(wj["goals"].as_array().unwrap().len(), 9);
+    assert_eq!(wj["goals"].as_array().unwrap().len(), 11);
     assert!(
         std::fs::metadata(out.path().join("report.json"))
             .unwrap()

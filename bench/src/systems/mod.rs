@@ -14,6 +14,7 @@ use crate::events::Events;
 
 pub mod baseline;
 pub mod commitlog;
+pub mod flashstrike_format;
 pub mod okaywal;
 pub mod raft_engine;
 pub mod wal_recovery_sys;
@@ -44,6 +45,13 @@ pub trait System {
     /// runs, into the directory that all of them then `replay`. Defaults to `name()`.
     fn data_key(&self) -> String {
         self.name()
+    }
+
+    /// Whether the system can store payloads of `payload_size` bytes; rows that cannot are
+    /// left out of the run. Defaults to every size.
+    fn supports_payload(&self, payload_size: usize) -> bool {
+        let _ = payload_size;
+        true
     }
 
     /// One-time, untimed set-up before anything is written or replayed (e.g. loading a
@@ -93,6 +101,15 @@ pub fn systems_for(wal_segment_bytes: u64) -> Vec<Box<dyn System>> {
     for s in wal_recovery_sys::WalRecovery::all(wal_segment_bytes) {
         list.push(Box::new(s));
     }
+    // The same pipeline on a FlashStrike v1 log of the same events, with as many payload bytes
+    // per segment as wal_recovery's own: 4096 blocks of 16 KiB for the default 64 MiB, the
+    // segment size FlashStrike's engine uses.
+    let payload_per_block =
+        (wal_recovery::flashstrike::BLOCK_EVENTS * wal_recovery::flashstrike::EVENT_BYTES) as u64;
+    let blocks = (wal_segment_bytes / payload_per_block).max(1);
+    list.push(Box::new(flashstrike_format::FlashStrikeFormat {
+        blocks_per_segment: u32::try_from(blocks).unwrap_or(flashstrike_format::BLOCKS_PER_SEGMENT),
+    }));
     list
 }
 

@@ -175,7 +175,7 @@ pub struct ReportCounters {
 }
 
 impl ReportCounters {
-    fn from_report(r: &RecoveryReport) -> ReportCounters {
+    pub(crate) fn from_report(r: &RecoveryReport) -> ReportCounters {
         ReportCounters {
             replays: 1,
             fallback_opens: r.fallback_opens,
@@ -231,7 +231,7 @@ fn phase_telemetry() -> Arc<Telemetry> {
     })
 }
 
-fn note_report(name: &str, c: ReportCounters) {
+pub(crate) fn note_report(name: &str, c: ReportCounters) {
     with_phase(|s| s.reports.entry(name.to_string()).or_default().add(&c));
 }
 
