@@ -25,7 +25,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use super::format::{self, Format, PayloadBlock};
-use super::segment_bytes::SegmentBytes;
+use memmap2::Mmap;
+
 use super::telemetry::now_ns;
 
 const PENDING: u8 = 0;
@@ -62,7 +63,7 @@ enum Side {
 #[derive(Debug)]
 pub struct PayloadChecks {
     // Read-only after construction, read by both threads.
-    map: Arc<SegmentBytes>,
+    map: Arc<Mmap>,
     format: Format,
     blocks: Vec<PayloadBlock>,
     state: Vec<AtomicU8>,
@@ -80,7 +81,7 @@ pub struct PayloadChecks {
 impl PayloadChecks {
     /// Checks for `blocks` (at most `u32::MAX`, which block indexes guarantee) of `map`, a
     /// segment of `format`.
-    pub fn new(map: Arc<SegmentBytes>, format: Format, blocks: Vec<PayloadBlock>) -> Self {
+    pub fn new(map: Arc<Mmap>, format: Format, blocks: Vec<PayloadBlock>) -> Self {
         let n = u32::try_from(blocks.len()).unwrap_or(u32::MAX);
         let state = (0..blocks.len()).map(|_| AtomicU8::new(PENDING)).collect();
         PayloadChecks {
@@ -224,11 +225,11 @@ mod tests {
     /// `n` blocks of `BLOCK` bytes, each filled with its index; the CRC of block `bad` (if any)
     /// is wrong.
     fn checks(n: usize, bad: Option<usize>) -> PayloadChecks {
-        let mut m = vec![0u8; n * BLOCK];
+        let mut m = memmap2::MmapMut::map_anon(n * BLOCK).unwrap();
         for (k, chunk) in m.chunks_mut(BLOCK).enumerate() {
             chunk.fill(k as u8);
         }
-        let map = Arc::new(SegmentBytes::Inflated(m));
+        let map = Arc::new(m.make_read_only().unwrap());
         let blocks = (0..n)
             .map(|k| {
                 let (start, end) = (k * BLOCK, (k + 1) * BLOCK);

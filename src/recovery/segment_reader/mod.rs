@@ -45,16 +45,17 @@ use super::event::Event;
 use super::format::{self, Cursor, Decoded, Format, FormatChoice, RecordFraming};
 pub use super::format::{IndexEntry, SegmentEnd, TornTail};
 use super::payload_checks::{Checked, PayloadChecks};
-use super::segment_bytes::SegmentBytes;
+use super::segment_bytes;
 use crate::error::{Corruption, CorruptionKind, Error, Result};
 use crate::segment::header::SegmentHeader;
+use memmap2::Mmap;
 use verify::Progress;
 
 /// A memory-mapped segment with a read cursor. See the module docs.
 #[derive(Debug)]
 pub struct SegmentReader {
     path: PathBuf,
-    bytes: Arc<SegmentBytes>,
+    bytes: Arc<Mmap>,
     header: SegmentHeader,
     format: Format,
     framing: RecordFraming,
@@ -111,22 +112,29 @@ impl SegmentReader {
                 path.display()
             )));
         }
-        let bytes = if format::is_cold_name(&path) {
-            SegmentBytes::Inflated(read_cold(file, &path)?)
-        } else {
-            if meta.len() < crate::segment::HEADER_BYTES as u64 {
-                return Err(Error::corrupt(
-                    &path,
-                    0,
-                    None,
-                    CorruptionKind::TooShort,
-                    format!("{} bytes, a segment header needs 64", meta.len()),
-                ));
-            }
-            let b = SegmentBytes::map(&file, &path)?;
-            drop(file); // the mapping keeps the pages; free the descriptor now (low ulimit -n)
-            b
+        let cold = format::is_cold_name(&path).then(|| read_cold(&file, &path));
+        let len = match &cold {
+            Some(Ok(inflated)) => inflated.len() as u64,
+            Some(Err(_)) => 0,
+            None => meta.len(),
         };
+        if let Some(Err(e)) = cold {
+            return Err(e);
+        }
+        if len < crate::segment::HEADER_BYTES as u64 {
+            return Err(Error::corrupt(
+                &path,
+                0,
+                None,
+                CorruptionKind::TooShort,
+                format!("{len} bytes, a segment header needs 64"),
+            ));
+        }
+        let bytes = match cold {
+            Some(Ok(inflated)) => segment_bytes::in_memory(&inflated, &path)?,
+            _ => segment_bytes::map_file(&file, &path)?,
+        };
+        drop(file); // the mapping keeps the pages; free the descriptor now (low ulimit -n)
         let prefix = bytes.get(..bytes.len().min(format::HEADER_PREFIX_BYTES));
         let decoded = format::decode_header(prefix.unwrap_or(&[]), FormatChoice::Auto)
             .map_err(|e| Error::corrupt(&path, 0, None, e.kind, e.detail))?;
@@ -184,7 +192,7 @@ impl SegmentReader {
 
     /// `docs/ARCHITECTURE.md`, "Page-cache folios").
     pub fn prefault(&self) {
-        self.bytes.prefault();
+        segment_bytes::prefault(&self.bytes);
     }
 
     fn corruption(
@@ -632,7 +640,7 @@ impl SegmentReader {
 
 /// Reads and decompresses a cold segment. A truncated or garbled frame is damage of this
 /// segment, reported like a header that does not decode.
-fn read_cold(mut file: File, path: &Path) -> Result<Vec<u8>> {
+fn read_cold(mut file: &File, path: &Path) -> Result<Vec<u8>> {
     use std::io::Read;
     let mut compressed = Vec::new();
     file.read_to_end(&mut compressed)
