@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Miri (undefined-behaviour interpreter) over the code that needs no mmap, files or threads:
 #   * tests/hardening_miri.rs — segment/block header encode/decode, record framing, JSON escaping;
+#   * tests/flashstrike_miri.rs — the FlashStrike decoders: headers, block and payload checks,
+#     fixed framing, RequestEvent, LZ4 frames;
 #   * the library's `ffi::ptr` unit tests — the C ABI's raw-pointer helpers.
 # Usage: bash scripts/miri.sh [EXTRA CARGO TEST SELECTORS...]
 #   e.g. bash scripts/miri.sh --lib -- ffi::status ffi::version   (more in-memory unit tests)
@@ -17,6 +19,7 @@ run() {
   cargo +nightly miri test --target-dir target/miri "$@"
 }
 run --test hardening_miri
+run --test flashstrike_miri
 run --lib -- ffi::ptr
 if [ "$#" -gt 0 ]; then
   run "$@"
