@@ -8,8 +8,15 @@
 //! With a fixed size every payload is `len` bytes. With a size range `MIN-MAX`,
 //! `len = MIN + (i*2654435761 mod (MAX-MIN+1))`. All arithmetic is exact (no wrapping): it is
 //! done in `u128`, or reduced modulo 251 first, which gives the same result.
+//!
+//! FlashStrike v1 logs have no payload formula of their own: every record is a 64-byte
+//! `RequestEvent`. `walrec gen --format flashstrike` writes the events of the real sample logs
+//! ([`sample_event`]), so `--check-gen` on a FlashStrike log checks against that formula instead
+//! ([`Checker::FlashStrike`]).
 
 use std::fmt;
+
+use wal_recovery::flashstrike::event::sample_event;
 
 /// Payload sizes: fixed, or a range whose length is derived from the event id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,6 +170,50 @@ impl Generator {
     }
 }
 
+/// What `--check-gen` compares each payload with, chosen from the log's format.
+#[derive(Clone, Copy, Debug)]
+pub enum Checker<'a> {
+    /// A native log: the gen formula above.
+    Gen(&'a Generator),
+    /// A FlashStrike v1 log: the sample logs' `RequestEvent` for the id, byte for byte.
+    FlashStrike,
+}
+
+impl Checker<'_> {
+    /// Checks `payload` against the formula for event `id`.
+    #[inline]
+    pub fn check(&self, id: u64, payload: &[u8]) -> Result<(), Mismatch> {
+        match self {
+            Checker::Gen(g) => g.check(id, payload),
+            Checker::FlashStrike => check_flashstrike(id, payload),
+        }
+    }
+}
+
+/// Checks that `payload` is the 64-byte record of [`sample_event`]`(id)`.
+pub fn check_flashstrike(id: u64, payload: &[u8]) -> Result<(), Mismatch> {
+    let want = sample_event(id).encode();
+    if payload == want {
+        return Ok(());
+    }
+    if payload.len() != want.len() {
+        return Err(Mismatch::Length {
+            found: payload.len(),
+            expected: want.len(),
+        });
+    }
+    let offset = payload
+        .iter()
+        .zip(want.iter())
+        .position(|(a, b)| a != b)
+        .unwrap_or(0);
+    Err(Mismatch::Byte {
+        offset,
+        found: payload[offset],
+        expected: want[offset],
+    })
+}
+
 /// How a payload differs from the formula.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mismatch {
@@ -245,6 +296,28 @@ pub fn check(id: u64, payload: &[u8], spec: SizeSpec) -> Result<(), Mismatch> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flashstrike_checker() {
+        let mut rec = sample_event(42).encode().to_vec();
+        assert_eq!(Checker::FlashStrike.check(42, &rec), Ok(()));
+        assert_eq!(
+            Checker::FlashStrike.check(42, &rec[..63]),
+            Err(Mismatch::Length {
+                found: 63,
+                expected: 64
+            })
+        );
+        rec[16] ^= 1;
+        assert!(matches!(
+            Checker::FlashStrike.check(42, &rec),
+            Err(Mismatch::Byte { offset: 16, .. })
+        ));
+        let g = Generator::new(SizeSpec::fixed(64));
+        assert!(Checker::Gen(&g)
+            .check(42, &payload(42, SizeSpec::fixed(64)))
+            .is_ok());
+    }
 
     /// The formula written as literally as possible, in u128.
     fn reference(id: u64, len: usize) -> Vec<u8> {

@@ -4,6 +4,11 @@
 //! (`verify`) and replays (`replay`) them exactly as an engine would, measures the library
 //! (`bench`) and shows it at work (`demo`). Exit codes: 0 clean, 1 problems found in the log,
 //! 2 usage or I/O errors (see [`exit`]).
+//!
+//! Every command that reads a log reads both formats the library does — its own and FlashStrike
+//! v1 (the C++ recorder's) — recognising the format from the files, so the same commands work on
+//! either with no option (`--format` forces one); `gen --format flashstrike` writes FlashStrike
+//! logs in each state its recorder leaves them, and `bench` measures both formats' replay.
 
 mod cmd;
 mod exit;
@@ -27,7 +32,8 @@ const AFTER_HELP: &str = "Exit codes: 0 clean, 1 problems found in the log, 2 us
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Write a log of deterministic events with the library's Writer.
+    /// Write a log of deterministic events: native, with the library's Writer, or FlashStrike
+    /// v1 in any crash state (--format flashstrike --scenario ...).
     Gen(cmd::gen::Args),
     /// Verify every segment and the continuity of the whole log.
     Verify(cmd::verify::Args),

@@ -6,6 +6,7 @@ use std::io::{self, BufWriter, IsTerminal, StdoutLock, Write};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use wal_recovery::recovery::scan::FileStatus;
 use wal_recovery::RecoveryReport;
 
 /// Buffered, locked stdout. Write errors (a closed pipe) propagate to `main`, which treats a
@@ -228,6 +229,12 @@ pub fn report_text(r: &RecoveryReport, indent: &str) -> String {
         r.mode.as_str()
     );
     let log = match (r.log_first_id, r.log_end_id) {
+        // The end comes from the sealed headers; an unsealed last segment (a crash) holds more.
+        (Some(f), Some(e)) if r.last_delivered.is_some_and(|l| l >= e) => {
+            format!(
+                "ids {f}..{e} (end exclusive, per the sealed headers; unsealed segments hold more)"
+            )
+        }
         (Some(f), Some(e)) => format!("ids {f}..{e} (end exclusive)"),
         (Some(f), None) => format!("ids from {f} (end not in any sealed header)"),
         _ => "empty".to_string(),
@@ -237,6 +244,9 @@ pub fn report_text(r: &RecoveryReport, indent: &str) -> String {
         "{indent}log: {log}; {} segment files scanned, {} replayed, {} other files ignored",
         r.segments_scanned, r.segments_replayed, r.ignored_files
     );
+    if let Some(f) = r.format {
+        let _ = writeln!(o, "{indent}format: {}", f.as_str());
+    }
     let delivered = match (r.first_delivered, r.last_delivered) {
         (Some(f), Some(l)) => format!("ids {f}..={l}"),
         _ => "none".to_string(),
@@ -258,13 +268,15 @@ pub fn report_text(r: &RecoveryReport, indent: &str) -> String {
             t.reason
         );
     }
+    // Empty segments (FlashStrike's pre-created files) are not data: listed, not problems.
     for f in r.files.iter().filter(|f| !f.status.usable()) {
-        let _ = writeln!(
-            o,
-            "{indent}unusable file: {}: {}",
-            f.path.display(),
-            f.status.describe()
-        );
+        let (what, why) = match &f.status {
+            FileStatus::Empty { detail } => {
+                ("empty segment (not data, nothing lost)", detail.clone())
+            }
+            other => ("unusable file", other.describe()),
+        };
+        let _ = writeln!(o, "{indent}{what}: {}: {why}", f.path.display());
     }
     for l in &r.lost {
         let file = l

@@ -561,7 +561,20 @@ fn bench_json_has_every_figure() {
     assert_eq!(v["handoff_source"], "telemetry");
     assert!(v["segments"].as_u64().unwrap() > 1);
     assert!(v["replay_meps_median"].as_f64().unwrap() > 0.0);
-    assert_eq!(v["goals"].as_object().unwrap().len(), 6);
+    // Six native goals, and the FlashStrike v1 replay: its throughput and its ratio to native.
+    assert_eq!(v["goals"].as_object().unwrap().len(), 8);
+    for k in [
+        "flashstrike_replay_meps_median",
+        "flashstrike_replay_meps_min",
+        "flashstrike_native_ratio",
+        "flashstrike_log_bytes",
+    ] {
+        assert!(v[k].as_f64().is_some_and(|x| x > 0.0), "{k} in {v}");
+    }
+    assert!(v["goals"]["flashstrike_native_ratio"].is_object(), "{v}");
+    assert_eq!(v["flashstrike_segments"], 1);
+    assert_eq!(v["flashstrike_blocks_per_segment"], 4096);
+    assert_eq!(v["flashstrike_segment_bytes"], 64 + 4096 * 16_448);
     // The handoff goal is judged on the crossing next() calls walrec times itself, about a
     // thousand of them (at most 40 replays).
     assert!(v["goals"]["handoff_walrec_p99_ns"].is_object(), "{v}");

@@ -14,10 +14,18 @@
 //!    practically off (`u32::MAX`);
 //! 6. directory scan: `Manager::open` on a log of 10 000 one-event segments;
 //! 7. resume time to random ids;
-//! 8. peak RSS during a replay (`VmHWM` from `/proc/self/status`).
+//! 8. peak RSS during a replay (`VmHWM` from `/proc/self/status`);
+//! 9. FlashStrike v1 replay ([`flashstrike`]): a FlashStrike log of the same events (64-byte
+//!    `RequestEvent`s, 4096 blocks = 64 MiB per segment) replayed through the same `Manager`,
+//!    interleaved with the native replays of (1), and its ratio to the native figure.
 //!
-//! The default log (20 M events, ≈ 1.4 GiB) keeps the whole run well under two minutes on a
-//! two-core machine. Smaller `--events` use smaller segments so there are still several.
+//! The default log (20 M events, ≈ 1.4 GiB, plus ≈ 1.3 GiB for the FlashStrike one, removed
+//! after its measurement) keeps the whole run well under two minutes on a two-core machine.
+//! Smaller `--events` use smaller native segments so there are still several.
+//!
+//! Every log here is one the bench wrote itself, opened with default options (the format
+//! recognised from its headers), so `bench` takes no `--format`. The text output is rendered by
+//! [`text`] from the JSON object, so the two always agree.
 
 use std::fs;
 use std::hint::black_box;
@@ -29,16 +37,20 @@ use hdrhistogram::Histogram;
 use serde_json::{json, Map, Value};
 use wal_recovery::recovery::scan::scan_dir;
 use wal_recovery::recovery::telemetry::Telemetry;
-use wal_recovery::segment::block::BlockHeader;
-use wal_recovery::segment::header::SegmentHeader;
-use wal_recovery::segment::{naming, record, BLOCK_ALIGN, CHAIN_SEED, HEADER_BYTES};
+use wal_recovery::segment::BLOCK_ALIGN;
 use wal_recovery::{Manager, RecoveryOptions, SegmentReader, WriterOptions};
 
 use super::gen::{self, GenParams};
 use crate::exit::{Failure, LibContext, Outcome};
-use crate::genpayload::{self, SizeSpec};
-use crate::output::{self, Table};
+use crate::genpayload::SizeSpec;
+use crate::output;
 use crate::telemetry_out;
+
+mod flashstrike;
+mod passes;
+mod text;
+
+use passes::{handoff_pass, write_tiny_log};
 
 /// Arguments of `walrec bench`.
 #[derive(Debug, clap::Args)]
@@ -55,6 +67,9 @@ pub struct Args {
     /// One-event segments in the scan scenario.
     #[arg(long, default_value_t = 10_000, hide = true)]
     pub scan_segments: u64,
+    /// Skip the FlashStrike v1 replay measurement (hidden: quicker runs).
+    #[arg(long, hide = true)]
+    pub no_flashstrike: bool,
 }
 
 /// Payload size of every scenario.
@@ -146,53 +161,6 @@ fn drain(
     Ok((Drain { events, elapsed }, m))
 }
 
-/// Replays once, timing every `next()` call that crosses into a new segment into `hist`, and,
-/// as the floor of that measurement, one ordinary `next()` `FLOOR_OFFSET` events before each
-/// boundary into `floor`: timed the same way, just as rarely, but doing no switch.
-fn handoff_pass(
-    dir: &Path,
-    hist: &mut Histogram<u64>,
-    floor: &mut Histogram<u64>,
-) -> anyhow::Result<()> {
-    let mut m = Manager::open(dir, RecoveryOptions::default()).ctx("bench: open log")?;
-    let mut firsts: Vec<u64> = m
-        .scan()
-        .segments()
-        .iter()
-        .filter_map(|f| f.header.map(|h| h.first_event_id))
-        .collect();
-    firsts.sort_unstable();
-    let mut boundaries = firsts.into_iter().skip(1);
-    let mut next_boundary = boundaries.next().unwrap_or(u64::MAX);
-    let mut expect = m.report().start_event_id;
-    let mut acc = 0u64;
-    loop {
-        let crossing = expect == next_boundary;
-        let ordinary = !crossing && expect.checked_add(FLOOR_OFFSET) == Some(next_boundary);
-        let t = (crossing || ordinary).then(Instant::now);
-        let r = m.next();
-        if let Some(t) = t {
-            let ns = (t.elapsed().as_nanos() as u64).max(1);
-            if crossing {
-                let _ = hist.record(ns);
-                next_boundary = boundaries.next().unwrap_or(u64::MAX);
-            } else {
-                let _ = floor.record(ns);
-            }
-        }
-        match r {
-            Ok(Some(ev)) => {
-                acc = acc.wrapping_add(u64::from(ev.payload[0]));
-                expect = ev.id + 1;
-            }
-            Ok(None) => break,
-            Err(e) => return Err(Failure::lib("bench: replay", &e).into()),
-        }
-    }
-    black_box(acc);
-    Ok(())
-}
-
 /// `VmHWM` and `VmRSS` of this process, in KiB.
 fn rss_kib() -> (Option<u64>, Option<u64>) {
     let Ok(s) = fs::read_to_string("/proc/self/status") else {
@@ -210,42 +178,6 @@ fn rss_kib() -> (Option<u64>, Option<u64>) {
 /// Resets the peak RSS counter (Linux ≥ 4.0); false when not possible.
 fn reset_peak_rss() -> bool {
     fs::write("/proc/self/clear_refs", "5").is_ok()
-}
-
-/// Writes `n` sealed one-event segments (the format written directly, no fsync per file).
-fn write_tiny_log(dir: &Path, n: u64) -> anyhow::Result<()> {
-    let mut chain = CHAIN_SEED;
-    let spec = SizeSpec::fixed(8);
-    let mut buf = Vec::with_capacity(256);
-    for seq in 1..=n {
-        let id = seq;
-        let mut block = Vec::with_capacity(16);
-        record::encode_into(&mut block, &genpayload::payload(id, spec));
-        let bh = BlockHeader::for_payload(0, id, 1, &block, chain);
-        let h = SegmentHeader {
-            sealed: true,
-            block_count: 1,
-            sequence: seq,
-            first_event_id: id,
-            last_event_id: id,
-            event_count: 1,
-            created_unix_ns: 0,
-            prev_chain: chain,
-            last_chain: bh.chain,
-        };
-        buf.clear();
-        buf.extend_from_slice(&h.encode());
-        buf.extend_from_slice(&bh.encode());
-        buf.extend_from_slice(&block);
-        buf.resize(
-            HEADER_BYTES + (HEADER_BYTES + block.len()).next_multiple_of(BLOCK_ALIGN),
-            0,
-        );
-        let path = dir.join(naming::file_name(seq));
-        fs::write(&path, &buf).map_err(|e| Failure::io("bench: write segment", &path, &e))?;
-        chain = bh.chain;
-    }
-    Ok(())
 }
 
 /// A figure with a goal.
@@ -277,6 +209,7 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
         })?;
     let log_dir = tmp.path().join("log");
     let tiny_dir = tmp.path().join("tiny");
+    let fs_dir = tmp.path().join("flashstrike");
     let note = |s: &str| {
         if !a.json && output::progress_enabled() {
             eprintln!("bench: {s}");
@@ -332,13 +265,36 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
     v.insert("peak_rss_after_mib".into(), json!(mib(hwm_after)));
     v.insert("peak_rss_reset".into(), json!(reset));
 
-    // (1) + (5) Replay throughput, telemetry sampling on (default) and off, interleaved.
-    note("replay throughput, telemetry on/off");
+    // (9) The FlashStrike log of the same events, written and replayed once (warm).
+    let fs_log = if a.no_flashstrike {
+        None
+    } else {
+        note("generating the FlashStrike v1 log");
+        let l = flashstrike::prepare(&fs_dir, a.events)?;
+        v.insert("flashstrike_segments".into(), json!(l.segments));
+        v.insert(
+            "flashstrike_blocks_per_segment".into(),
+            json!(flashstrike::BLOCKS_PER_SEGMENT),
+        );
+        v.insert("flashstrike_segment_bytes".into(), json!(l.segment_bytes));
+        v.insert("flashstrike_log_bytes".into(), json!(l.log_bytes));
+        v.insert("flashstrike_gen_seconds".into(), json!(l.gen_seconds));
+        Some(l)
+    };
+
+    // (1) + (5) + (9) Replay throughput, telemetry sampling on (default) and off, and the
+    // FlashStrike log, interleaved.
+    note(if fs_log.is_some() {
+        "replay throughput, telemetry on/off, FlashStrike v1"
+    } else {
+        "replay throughput, telemetry on/off"
+    });
     let off = RecoveryOptions {
         next_event_sample_every: u32::MAX,
         ..RecoveryOptions::default()
     };
     let (mut on_meps, mut off_meps, mut on_ns) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut fs_meps, mut fs_ns) = (Vec::new(), Vec::new());
     // One telemetry root for every sampled run: its handoff histogram gathers all of them.
     let on_telemetry = Arc::new(Telemetry::new());
     for _ in 0..reps {
@@ -349,6 +305,17 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
         let (d, m) = drain(&log_dir, off.clone(), None)?;
         off_meps.push(d.events as f64 / d.elapsed.as_secs_f64() / 1e6);
         drop(m);
+        if fs_log.is_some() {
+            let (d, m) = flashstrike::replay(&fs_dir)?;
+            fs_meps.push(d.events as f64 / d.elapsed.as_secs_f64() / 1e6);
+            fs_ns.push(d.elapsed.as_nanos() as f64 / d.events as f64);
+            drop(m);
+        }
+    }
+    if fs_log.is_some() {
+        // Not needed by the other scenarios: free the disk and the page cache now.
+        fs::remove_dir_all(&fs_dir)
+            .map_err(|e| Failure::io("bench: remove directory", &fs_dir, &e))?;
     }
     let on = stats(&on_meps);
     let offs = stats(&off_meps);
@@ -366,6 +333,20 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
     v.insert("telemetry_on_meps_median".into(), json!(on.median));
     v.insert("telemetry_off_meps_median".into(), json!(offs.median));
     v.insert("telemetry_ratio".into(), json!(tel_ratio));
+    let fs_figures = (!fs_meps.is_empty()).then(|| {
+        let (m, n) = (stats(&fs_meps), stats(&fs_ns));
+        (m, n, m.median / on.median)
+    });
+    if let Some((m, n, ratio)) = fs_figures {
+        v.insert("flashstrike_replay_meps_min".into(), json!(m.min));
+        v.insert("flashstrike_replay_meps_median".into(), json!(m.median));
+        v.insert("flashstrike_replay_meps_max".into(), json!(m.max));
+        v.insert(
+            "flashstrike_replay_ns_per_event_median".into(),
+            json!(n.median),
+        );
+        v.insert("flashstrike_native_ratio".into(), json!(ratio));
+    }
 
     // (4) Handoff latency: the library's histogram (all sampled runs above) when it has
     // samples, and always also timed here around the next() calls that cross a boundary.
@@ -571,7 +552,7 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
     );
     v.insert("scan_log_replay_clean".into(), json!(tiny_clean));
 
-    let goals = [
+    let mut goals = vec![
         Goal {
             key: "replay_meps_median",
             name: "replay throughput (median)",
@@ -621,6 +602,24 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
             met: ss.median <= 100.0,
         },
     ];
+    if let Some((m, _, ratio)) = fs_figures {
+        goals.push(Goal {
+            key: "flashstrike_replay_meps_median",
+            name: "FlashStrike v1 replay throughput (median)",
+            value: m.median,
+            unit: "M events/s",
+            goal: ">= 200",
+            met: m.median >= 200.0,
+        });
+        goals.push(Goal {
+            key: "flashstrike_native_ratio",
+            name: "FlashStrike v1 / native replay throughput",
+            value: ratio,
+            unit: "",
+            goal: ">= 0.90",
+            met: ratio >= 0.9,
+        });
+    }
     let goals_json: Map<String, Value> = goals
         .iter()
         .map(|g| (g.key.to_string(), json!({ "goal": g.goal, "met": g.met })))
@@ -636,137 +635,7 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
     if a.json {
         output::put(&mut out, &format!("{}\n", Value::Object(v)))?;
     } else {
-        output::put(
-            &mut out,
-            &format!(
-                "walrec bench: {} events x {} B, {} segments of {}, {} on disk; {} reps; {:.1} s in all\n\n",
-                output::thousands(a.events),
-                PAYLOAD,
-                g.segments,
-                output::bytes(seg_bytes),
-                output::bytes(g.log_bytes),
-                reps,
-                total
-            ),
-        )?;
-        let mut t = Table::new(&["FIGURE", ">VALUE", "UNIT", "GOAL", "MET"]);
-        for g in &goals {
-            t.row(vec![
-                g.name.into(),
-                format!("{:.2}", g.value),
-                g.unit.into(),
-                g.goal.into(),
-                (if g.met { "yes" } else { "NO" }).into(),
-            ]);
-        }
-        let f = |k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
-        let extra: Vec<(String, String, &str)> = vec![
-            (
-                "replay throughput (min)".into(),
-                format!("{:.2}", on.min),
-                "M events/s",
-            ),
-            (
-                "replay ns/event (median)".into(),
-                format!("{:.2}", ns.median),
-                "ns/event",
-            ),
-            (
-                "replay payload throughput (median)".into(),
-                format!("{:.2}", f("replay_gbps_median")),
-                "GB/s",
-            ),
-            (
-                "segment verify".into(),
-                format!("{:.2}", f("verify_gbps")),
-                "GB/s",
-            ),
-            ("raw CRC32C".into(), format!("{:.2}", f("crc_gbps")), "GB/s"),
-            (
-                format!("crossing next() p50 / p90 ({} samples)", own_pct.2),
-                format!(
-                    "{:.2} / {:.2}",
-                    own_pct.0 as f64 / 1e3,
-                    own_pct.3 as f64 / 1e3
-                ),
-                "µs",
-            ),
-            (
-                format!(
-                    "ordinary next() timed alike p50 / p99 ({} samples)",
-                    floor_pct.2
-                ),
-                format!(
-                    "{:.2} / {:.2}",
-                    floor_pct.0 as f64 / 1e3,
-                    floor_pct.1 as f64 / 1e3
-                ),
-                "µs",
-            ),
-            (
-                format!("switch alone p50 / p99 ({source}, {hn} samples)"),
-                format!("{:.2} / {:.2}", h50 as f64 / 1e3, h99 as f64 / 1e3),
-                "µs",
-            ),
-            (
-                "next() latency p50 / p99 (telemetry, sampled)".into(),
-                next_ev.map_or("-".into(), |x| format!("{} / {}", x.1, x.2)),
-                "ns",
-            ),
-            (
-                "replay with telemetry off (median)".into(),
-                format!("{:.2}", offs.median),
-                "M events/s",
-            ),
-            (
-                "open a log of 10 000 segments (min)".into(),
-                format!("{:.2}", ss.min),
-                "ms",
-            ),
-            (
-                "header scan alone, 10 000 segments (median)".into(),
-                format!("{:.2}", so.median),
-                "ms",
-            ),
-            (
-                "resume to a random id (median)".into(),
-                format!("{:.2}", sr.median),
-                "ms",
-            ),
-            (
-                "resume to a random id (max)".into(),
-                format!("{:.2}", sr.max),
-                "ms",
-            ),
-            (
-                "peak RSS before replay".into(),
-                format!("{:.1}", f("peak_rss_before_mib")),
-                "MiB",
-            ),
-            (
-                "peak RSS after replay".into(),
-                format!("{:.1}", f("peak_rss_after_mib")),
-                "MiB",
-            ),
-            (
-                "gen (Writer)".into(),
-                format!("{:.2}", a.events as f64 / g.elapsed.as_secs_f64() / 1e6),
-                "M events/s",
-            ),
-        ];
-        for (name, value, unit) in extra {
-            t.row(vec![name, value, unit.into(), "-".into(), "".into()]);
-        }
-        output::put(&mut out, &t.render())?;
-        if a.scan_segments != 10_000 {
-            output::put(
-                &mut out,
-                &format!(
-                    "(scan figures measured with {} segments)\n",
-                    a.scan_segments
-                ),
-            )?;
-        }
+        output::put(&mut out, &text::render(&v, &goals, a.scan_segments))?;
     }
     std::io::Write::flush(&mut out)?;
     Ok(Outcome::Clean)

@@ -3,6 +3,12 @@
 //! Payloads follow [`crate::genpayload`], so `walrec replay --check-gen` (or anyone) can check
 //! every byte. On a directory that already holds a log, the writer continues it (its next id);
 //! payloads are always those of the ids actually assigned.
+//!
+//! `--format flashstrike` writes a FlashStrike v1 log instead ([`flashstrike`]): not through a
+//! writer (wal_recovery does not write that format), but byte-exact segment files as
+//! FlashStrike's C++ recorder leaves them, in the state a `--scenario` names (clean shutdown,
+//! crash, crash right after rotations, cold segments, restart gap), at any size — so the reader
+//! side and operators can be exercised on every crash state without the C++ engine.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -14,14 +20,41 @@ use crate::exit::{Failure, LibContext, Outcome};
 use crate::genpayload::{Generator, SizeSpec};
 use crate::output::{self, Unit};
 
+mod flashstrike;
+
+pub use flashstrike::ScenarioArg;
+
+/// Arguments only a native log takes (refused with `--scenario`, i.e. a FlashStrike log).
+const NATIVE_ONLY: [&str; 5] = [
+    "payload_size",
+    "segment_bytes",
+    "block_bytes",
+    "first_id",
+    "sync_every",
+];
+
+/// Which format `gen` writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum GenFormat {
+    /// wal_recovery's own format, through its Writer.
+    #[default]
+    Native,
+    /// FlashStrike v1, byte-exact as its recorder leaves it (needs --scenario).
+    #[value(alias = "flashstrike-v1")]
+    Flashstrike,
+}
+
 /// Arguments of `walrec gen`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Log directory (created if missing).
+    /// Log directory (created if missing; must be empty for --format flashstrike).
     pub dir: PathBuf,
     /// Number of events to append (K/M/G suffixes allowed: 20M).
     #[arg(long, value_parser = super::count)]
     pub events: u64,
+    /// Log format to write.
+    #[arg(long, value_enum, default_value_t = GenFormat::Native)]
+    pub format: GenFormat,
     /// Payload size in bytes, or a range MIN-MAX (length derived from the id).
     #[arg(long, value_name = "B|MIN-MAX", default_value = "64", value_parser = super::size_spec)]
     pub payload_size: SizeSpec,
@@ -37,6 +70,20 @@ pub struct Args {
     /// Make the log durable every N events (0: only when closing).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub sync_every: u64,
+    /// FlashStrike: the state the recorder leaves the log in (required with --format
+    /// flashstrike).
+    #[arg(long, value_enum, conflicts_with_all = NATIVE_ONLY)]
+    pub scenario: Option<ScenarioArg>,
+    /// FlashStrike: blocks of 256 events per segment [default: 16, as in the sample logs].
+    #[arg(long, value_name = "B", requires = "scenario")]
+    pub blocks_per_segment: Option<u32>,
+    /// FlashStrike, --scenario cold: how many oldest segments are frozen to .wal.lz4
+    /// [default: 2].
+    #[arg(long, value_name = "K", requires = "scenario")]
+    pub cold_segments: Option<u32>,
+    /// FlashStrike, --scenario restart: ids lost in the restart gap [default: 1616].
+    #[arg(long, value_name = "G", requires = "scenario", value_parser = super::count)]
+    pub restart_gap: Option<u64>,
 }
 
 /// What to generate.
@@ -160,6 +207,16 @@ pub fn log_size(dir: &Path) -> anyhow::Result<(usize, u64)> {
 
 /// Runs `walrec gen`.
 pub fn run(a: Args) -> anyhow::Result<Outcome> {
+    match (a.format, a.scenario) {
+        (GenFormat::Flashstrike, Some(scenario)) => return flashstrike::run(&a, scenario),
+        (GenFormat::Flashstrike, None) => {
+            return Err(Failure::usage("gen", "--format flashstrike needs --scenario").into())
+        }
+        (GenFormat::Native, Some(_)) => {
+            return Err(Failure::usage("gen", "--scenario needs --format flashstrike").into())
+        }
+        (GenFormat::Native, None) => {}
+    }
     let p = params_from(&a)?;
     let s = generate(&a.dir, &p, true)?;
     let mut out = output::stdout();

@@ -3,13 +3,21 @@
 //!
 //! Unsealed segments (the one being written, or the last one after a crash) have no totals in
 //! their header: their last id and event count show as `?` (`null` in JSON).
+//!
+//! Both formats are listed the same way, and the log's format is printed. A FlashStrike directory
+//! also holds files that are segments by name but hold no events: the ones its recorder
+//! pre-creates (and, after a crash, leaves behind). They are listed as `empty` — they are not
+//! data, so they are not problems, and `info` exits 0 for them; only damaged or unreadable
+//! headers make it exit 1. Cold FlashStrike segments (`.wal.lz4`) are listed with their
+//! compressed size; their header is read from the decompressed start of the frame.
 
 use std::path::PathBuf;
 
 use serde::Serialize;
-use wal_recovery::recovery::scan::{scan_dir, ScannedFile};
+use wal_recovery::recovery::scan::{scan_dir_as, FileStatus, ScannedFile};
 use wal_recovery::recovery::telemetry::Telemetry;
 
+use super::{format_name, FormatArg};
 use crate::exit::{LibContext, Outcome};
 use crate::output::{self, Table};
 
@@ -21,6 +29,9 @@ pub struct Args {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Segment format: recognised from the headers (auto), or forced.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    pub format: FormatArg,
 }
 
 /// One segment file, as the scan saw it.
@@ -36,12 +47,14 @@ pub struct Row {
     pub first_id: Option<u64>,
     /// Last event id (sealed headers only).
     pub last_id: Option<u64>,
-    /// Event count (sealed headers only).
+    /// Event count (sealed headers only; 0 for an empty segment).
     pub events: Option<u64>,
     /// File size.
     pub bytes: u64,
     /// Whether the header is sealed.
     pub sealed: Option<bool>,
+    /// The file's format, when its header was recognised.
+    pub format: Option<&'static str>,
     /// Scan status label ("ok", "bad header", …).
     pub status: &'static str,
     /// Status with specifics.
@@ -53,6 +66,7 @@ pub fn row(f: &ScannedFile) -> Row {
     let h = f.header.as_ref();
     let sealed = h.map(|h| h.sealed);
     let counted = h.filter(|h| h.sealed);
+    let empty = matches!(f.status, FileStatus::Empty { .. });
     Row {
         file: f
             .path
@@ -65,27 +79,36 @@ pub fn row(f: &ScannedFile) -> Row {
         last_id: counted
             .filter(|h| h.event_count > 0)
             .map(|h| h.last_event_id),
-        events: counted.map(|h| h.event_count),
+        events: counted.map(|h| h.event_count).or(empty.then_some(0)),
         bytes: f.len,
         sealed,
+        format: f.format.map(|f| f.as_str()),
         status: f.status.label(),
         detail: f.status.describe(),
     }
 }
 
-/// Runs `walrec info`. Exits 1 when a file's header is unusable.
+/// Runs `walrec info`. Exits 1 when a file's header is damaged or unreadable (an empty,
+/// pre-created segment is not a problem).
 pub fn run(a: Args) -> anyhow::Result<Outcome> {
-    let scan = scan_dir(&a.dir, &Telemetry::new()).ctx("info")?;
+    let scan = scan_dir_as(&a.dir, a.format.into(), &Telemetry::new()).ctx("info")?;
     let rows: Vec<Row> = scan.files.iter().map(row).collect();
-    let bad = scan.files.iter().any(|f| !f.status.usable());
+    let bad = scan.files.iter().any(|f| f.status.is_damage());
+    let empty = scan
+        .files
+        .iter()
+        .filter(|f| matches!(f.status, FileStatus::Empty { .. }))
+        .count();
     let total: u64 = rows.iter().map(|r| r.bytes).sum();
     let mut out = output::stdout();
     if a.json {
         let v = serde_json::json!({
             "dir": a.dir.to_string_lossy(),
+            "format": scan.format.map(|f| f.as_str()),
             "segments": rows,
             "segment_files": scan.files.len(),
             "usable": scan.usable,
+            "empty": empty,
             "ignored_files": scan.ignored,
             "total_bytes": total,
         });
@@ -98,6 +121,7 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
             let ids = match (r.first_id, r.last_id, r.events) {
                 (Some(f), Some(l), _) => format!("{f}..={l}"),
                 (Some(_), None, Some(0)) => "(empty)".to_string(),
+                (None, None, Some(0)) => "(empty)".to_string(),
                 (Some(f), None, _) => format!("{f}..?"),
                 _ => "-".to_string(),
             };
@@ -116,14 +140,21 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
             ]);
         }
         output::put(&mut out, &t.render())?;
+        let empty = if empty > 0 {
+            format!(", {empty} empty")
+        } else {
+            String::new()
+        };
         output::put(
             &mut out,
             &format!(
-                "{} segment files ({} usable), {}, {} other entries ignored\n",
+                "{} segment files ({} usable{empty}), {}, {} other entries ignored\n\
+                 format: {}\n",
                 scan.files.len(),
                 scan.usable,
                 output::bytes(total),
-                scan.ignored
+                scan.ignored,
+                format_name(scan.format),
             ),
         )?;
     }

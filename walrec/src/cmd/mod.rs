@@ -1,4 +1,9 @@
 //! One module per command, plus the argument types they share.
+//!
+//! Every command that reads a log takes `--format` ([`FormatArg`]): the default, `auto`,
+//! recognises each file's format from its first bytes, so a FlashStrike v1 directory (or a native
+//! one) needs no option at all; `native` / `flashstrike` force one format, and files of the other
+//! are then reported as bad headers instead of being read.
 
 pub mod bench;
 pub mod demo;
@@ -9,6 +14,7 @@ pub mod replay;
 pub mod verify;
 
 use clap::ValueEnum;
+use wal_recovery::recovery::format::FormatChoice;
 use wal_recovery::RecoveryMode;
 
 use crate::genpayload::SizeSpec;
@@ -32,6 +38,35 @@ impl From<Mode> for RecoveryMode {
             Mode::Skip => RecoveryMode::SkipCorrupted,
         }
     }
+}
+
+/// Log format names on the command line (`--format`), mapped to the library's [`FormatChoice`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Recognise the format from the segment headers.
+    #[default]
+    Auto,
+    /// Only wal_recovery's own format.
+    Native,
+    /// Only FlashStrike v1 (`FS.<8 digits>.wal`, `.wal.lz4`).
+    #[value(alias = "flashstrike-v1")]
+    Flashstrike,
+}
+
+impl From<FormatArg> for FormatChoice {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Auto => FormatChoice::Auto,
+            FormatArg::Native => FormatChoice::Native,
+            FormatArg::Flashstrike => FormatChoice::FlashStrikeV1,
+        }
+    }
+}
+
+/// The log's format as printed by the commands: its name, or `unknown` when no segment header
+/// was recognised.
+pub fn format_name(f: Option<wal_recovery::recovery::format::Format>) -> &'static str {
+    f.map_or("unknown", |f| f.as_str())
 }
 
 /// clap value parser for `B` or `MIN-MAX`.

@@ -4,17 +4,22 @@
 //!
 //! Exit 1 when the replay ended with an error, a payload did not match, or the report is not
 //! clean (anything lost, skipped or inconsistent).
+//!
+//! The format is recognised from the headers (`--format` forces one). On a FlashStrike v1 log,
+//! `--check-gen` checks every 64-byte `RequestEvent` against the formula `walrec gen --format
+//! flashstrike` (and FlashStrike's own sample logs) use, whatever `--payload-size` says.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use wal_recovery::recovery::format::Format;
 use wal_recovery::recovery::telemetry::Telemetry;
 use wal_recovery::{Manager, RecoveryOptions, RecoveryReport};
 
-use super::Mode;
+use super::{FormatArg, Mode};
 use crate::exit::{Failure, Outcome};
-use crate::genpayload::{Generator, Mismatch, SizeSpec};
+use crate::genpayload::{Checker, Generator, Mismatch, SizeSpec};
 use crate::output::{self, Unit};
 use crate::telemetry_out;
 
@@ -29,7 +34,11 @@ pub struct Args {
     /// What to do at corruption, gaps and other damage.
     #[arg(long, value_enum, default_value_t = Mode::Strict)]
     pub mode: Mode,
-    /// Check every payload against the `gen` formula; stop at the first mismatch.
+    /// Segment format: recognised from the headers (auto), or forced.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    pub format: FormatArg,
+    /// Check every payload against the `gen` formula (FlashStrike logs: the sample
+    /// `RequestEvent` formula); stop at the first mismatch.
     #[arg(long)]
     pub check_gen: bool,
     /// Payload size the log was generated with (for --check-gen): B or MIN-MAX.
@@ -76,6 +85,8 @@ pub struct ReplayOutcome {
     pub report: RecoveryReport,
     /// Segments in the replay plan (usable segment files).
     pub segments: usize,
+    /// The log's format, as the scan recognised it.
+    pub format: Option<Format>,
     /// The telemetry root the replay recorded into.
     pub telemetry: Arc<Telemetry>,
 }
@@ -87,7 +98,8 @@ impl ReplayOutcome {
     }
 }
 
-/// Replays `dir` from `opts.start_event_id`, one `next()` per event. `check` verifies payloads.
+/// Replays `dir` from `opts.start_event_id`, one `next()` per event. `check` verifies payloads
+/// (against the FlashStrike sample formula instead when the log is FlashStrike v1).
 /// Errors from `Manager::open` are returned as the outer error (exit 1 for damage, else 2).
 pub fn replay(
     dir: &Path,
@@ -101,6 +113,11 @@ pub fn replay(
         .map_err(|e| Failure::lib("replay: open log", &e))?;
     let open_time = t0.elapsed();
     let segments = m.scan().usable;
+    let format = m.scan().format;
+    let check = check.map(|g| match format {
+        Some(Format::FlashStrikeV1) => Checker::FlashStrike,
+        _ => Checker::Gen(g),
+    });
     let expected = m
         .report()
         .log_end_id
@@ -155,6 +172,7 @@ pub fn replay(
         mismatch,
         report,
         segments,
+        format,
         telemetry,
     })
 }
@@ -164,6 +182,7 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
     let opts = RecoveryOptions {
         start_event_id: a.from,
         mode: a.mode.into(),
+        format: a.format.into(),
         ..RecoveryOptions::default()
     };
     let gen = a.check_gen.then(|| Generator::new(a.payload_size));
@@ -174,6 +193,7 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
         let v = serde_json::json!({
             "dir": a.dir.to_string_lossy(),
             "mode": r.report.mode.as_str(),
+            "format": r.format.map(|f| f.as_str()),
             "ok": !r.failed(),
             "events": r.events,
             "bytes": r.bytes,
@@ -186,6 +206,7 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
             "gb_per_s": rate.gbps,
             "check_gen": if a.check_gen {
                 serde_json::json!({
+                    "formula": formula(&r),
                     "payload_size": a.payload_size.to_string(),
                     "ok": r.mismatch.is_none(),
                     "mismatch": r.mismatch.as_ref().map(|m| serde_json::json!({
@@ -221,8 +242,13 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
     drop(out);
     if let Some(m) = &r.mismatch {
         eprintln!(
-            "walrec: replay --check-gen: event {}: {} (payload size {})",
-            m.id, m.mismatch, a.payload_size
+            "walrec: replay --check-gen: event {}: {} ({})",
+            m.id,
+            m.mismatch,
+            match r.format {
+                Some(Format::FlashStrikeV1) => "FlashStrike sample formula".to_string(),
+                _ => format!("payload size {}", a.payload_size),
+            }
         );
     } else if let Some(e) = &r.error {
         eprintln!("walrec: {}", Failure::lib("replay", e));
@@ -233,6 +259,14 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
         );
     }
     Ok(Outcome::from_problems(r.failed()))
+}
+
+/// Which formula `--check-gen` used: `gen` or `flashstrike-sample`.
+fn formula(r: &ReplayOutcome) -> &'static str {
+    match r.format {
+        Some(Format::FlashStrikeV1) => "flashstrike-sample",
+        _ => "gen",
+    }
 }
 
 /// Human summary of a replay: events, ids, throughput, check result and the report.
@@ -259,9 +293,15 @@ pub fn summary_text(r: &ReplayOutcome, checked: Option<SizeSpec>) -> String {
         },
     );
     if let Some(spec) = checked {
+        let what = match r.format {
+            Some(Format::FlashStrikeV1) => {
+                "the FlashStrike sample formula (64-byte RequestEvents)".to_string()
+            }
+            _ => format!("the gen formula (payload size {spec})"),
+        };
         match &r.mismatch {
             None => s.push_str(&format!(
-                "check-gen: all {} payloads match the gen formula (payload size {spec})\n",
+                "check-gen: all {} payloads match {what}\n",
                 output::thousands(r.events)
             )),
             Some(m) => s.push_str(&format!(

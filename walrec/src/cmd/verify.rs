@@ -11,15 +11,25 @@
 //!
 //! Clean (exit 0) means every segment verified and the replay report is clean. A torn tail of
 //! the last, unsealed segment is the normal state after a crash: reported, but clean.
+//!
+//! Both formats go through the same two passes (`--format` forces one). What FlashStrike's
+//! recorder leaves behind after a crash is judged as it is, not as damage: the segments it
+//! pre-creates hold no events and are listed as `empty` (not a problem — the scan says so, and
+//! [`SegmentReader::open`] refuses such a file, so it is never opened here); the active segment
+//! it never finalized ends in zero-filled blocks, which is the torn tail of the last segment. A
+//! restart gap (ids that no file holds) is found by the continuity pass and named in the
+//! problems, with exit 1.
 
 use std::path::PathBuf;
 
 use serde::Serialize;
-use wal_recovery::recovery::scan::{scan_dir, ScannedFile};
+use wal_recovery::recovery::format::FormatChoice;
+use wal_recovery::recovery::scan::{scan_dir_as, FileStatus, ScannedFile};
 use wal_recovery::recovery::segment_reader::SegmentEnd;
 use wal_recovery::recovery::telemetry::Telemetry;
 use wal_recovery::{Manager, RecoveryMode, RecoveryOptions, RecoveryReport, SegmentReader};
 
+use super::{format_name, FormatArg};
 use crate::exit::{is_damage, Failure, LibContext, Outcome};
 use crate::output::{self, Table, Unit};
 
@@ -31,6 +41,9 @@ pub struct Args {
     /// Print one JSON object (per-segment results and the recovery report).
     #[arg(long)]
     pub json: bool,
+    /// Segment format: recognised from the headers (auto), or forced.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    pub format: FormatArg,
 }
 
 /// Verification result of one segment file.
@@ -54,7 +67,9 @@ pub struct SegmentResult {
     pub valid_bytes: u64,
     /// Whether the header is sealed.
     pub sealed: Option<bool>,
-    /// "ok", "torn tail", "corrupt", "bad header", "unreadable" or "name mismatch".
+    /// The file's format ("native", "flashstrike-v1"), when its header was recognised.
+    pub format: Option<&'static str>,
+    /// "ok", "torn tail", "corrupt", "empty", "bad header", "unreadable" or "name mismatch".
     pub status: &'static str,
     /// Specifics (the corruption, the torn tail, …).
     pub detail: String,
@@ -62,8 +77,23 @@ pub struct SegmentResult {
     pub problem: bool,
 }
 
+impl SegmentResult {
+    /// `status: detail` (just `ok` when it is); the scan's description of a file it could not
+    /// use already starts with the status label, which is not repeated.
+    pub fn status_text(&self) -> String {
+        if self.status == "ok" {
+            "ok".to_string()
+        } else if self.detail.starts_with(&format!("{}: ", self.status)) {
+            self.detail.clone()
+        } else {
+            format!("{}: {}", self.status, self.detail)
+        }
+    }
+}
+
 /// Opens and fully verifies one scanned file. `last` tells whether it is the last usable
-/// segment (the only one allowed a torn tail).
+/// segment (the only one allowed a torn tail). An empty segment (FlashStrike's pre-created
+/// files) is listed, not opened, and is not a problem.
 pub fn verify_file(f: &ScannedFile, last: bool) -> SegmentResult {
     let h = f.header.as_ref();
     let mut r = SegmentResult {
@@ -80,15 +110,23 @@ pub fn verify_file(f: &ScannedFile, last: bool) -> SegmentResult {
         bytes: f.len,
         valid_bytes: 0,
         sealed: h.map(|h| h.sealed),
+        format: f.format.map(|f| f.as_str()),
         status: f.status.label(),
         detail: f.status.describe(),
-        problem: !f.status.usable(),
+        problem: f.status.is_damage(),
     };
     if !f.status.usable() {
         return r;
     }
     let mut reader = match SegmentReader::open(&f.path) {
         Ok(reader) => reader,
+        // The file became an empty segment between the scan and now (a recorder pre-creating
+        // it): what the scan would say now.
+        Err(e @ wal_recovery::Error::SegmentUnusable { .. }) if empty_now(f) => {
+            r.status = "empty";
+            r.detail = Failure::lib("open", &e).why;
+            return r;
+        }
         Err(e) => {
             r.status = if is_damage(&e) {
                 "corrupt"
@@ -133,6 +171,19 @@ pub fn verify_file(f: &ScannedFile, last: bool) -> SegmentResult {
     r
 }
 
+/// Whether `f` scans as an empty segment now.
+fn empty_now(f: &ScannedFile) -> bool {
+    let Some(dir) = f.path.parent() else {
+        return false;
+    };
+    let Ok(scan) = scan_dir_as(dir, FormatChoice::Auto, &Telemetry::new()) else {
+        return false;
+    };
+    scan.files
+        .iter()
+        .any(|g| g.path == f.path && matches!(g.status, FileStatus::Empty { .. }))
+}
+
 /// Replays the whole log in skip-corrupted mode and returns its report.
 fn continuity_pass(
     a: &Args,
@@ -140,6 +191,7 @@ fn continuity_pass(
 ) -> anyhow::Result<Result<RecoveryReport, wal_recovery::Error>> {
     let opts = RecoveryOptions {
         mode: RecoveryMode::SkipCorrupted,
+        format: a.format.into(),
         ..RecoveryOptions::default()
     };
     let mut m = match Manager::open(&a.dir, opts) {
@@ -171,7 +223,7 @@ fn continuity_pass(
 
 /// Runs `walrec verify`.
 pub fn run(a: Args) -> anyhow::Result<Outcome> {
-    let scan = scan_dir(&a.dir, &Telemetry::new()).ctx("verify")?;
+    let scan = scan_dir_as(&a.dir, a.format.into(), &Telemetry::new()).ctx("verify")?;
     let total: u64 = scan.files.iter().map(|f| f.len).sum();
     let pb = output::progress(total, "verify: segments", Unit::Bytes);
     let mut results = Vec::with_capacity(scan.files.len());
@@ -186,7 +238,7 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
     let mut problems: Vec<String> = results
         .iter()
         .filter(|r| r.problem)
-        .map(|r| format!("{}: {}: {}", r.path, r.status, r.detail))
+        .map(|r| format!("{}: {}", r.path, r.status_text()))
         .collect();
     match &replay {
         Ok(rep) => {
@@ -237,6 +289,7 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
         };
         let v = serde_json::json!({
             "dir": a.dir.to_string_lossy(),
+            "format": scan.format.map(|f| f.as_str()),
             "clean": clean,
             "segment_files": results.len(),
             "events_verified": events,
@@ -255,13 +308,10 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
             let ids = match (r.first_id, r.last_id) {
                 (Some(f), Some(l)) => format!("{f}..={l}"),
                 (Some(_), None) => "(no events)".into(),
+                _ if r.status == "empty" => "(empty)".into(),
                 _ => "-".into(),
             };
-            let status = if r.status == "ok" {
-                "ok".to_string()
-            } else {
-                format!("{}: {}", r.status, r.detail)
-            };
+            let status = r.status_text();
             t.row(vec![
                 r.file.clone(),
                 r.sequence.map_or("-".into(), |s| s.to_string()),
@@ -280,7 +330,13 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
         output::put(&mut out, "continuity (full replay, skip-corrupted mode):\n")?;
         match &replay {
             Ok(rep) => output::put(&mut out, &output::report_text(rep, "  "))?,
-            Err(e) => output::put(&mut out, &format!("  replay failed: {e}\n"))?,
+            Err(e) => output::put(
+                &mut out,
+                &format!(
+                    "  format: {}\n  replay failed: {e}\n",
+                    format_name(scan.format)
+                ),
+            )?,
         }
         if clean {
             output::put(
