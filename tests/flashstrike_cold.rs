@@ -112,3 +112,24 @@ fn a_truncated_cold_copy_is_reported_and_strict_does_not_end_clean() {
     assert_eq!(last, 20_000);
     assert!(err.is_none());
 }
+
+/// Opening a cold segment means decompressing it: the replay thread waits for the preloader
+/// instead of doing it itself (the synchronous fallback still serves the `.wal` segments).
+#[test]
+fn a_slow_preloader_is_waited_for_on_cold_segments() {
+    let opts = RecoveryOptions {
+        preload_delay: std::time::Duration::from_millis(40),
+        fallback_after: std::time::Duration::from_millis(1),
+        ..RecoveryOptions::default()
+    };
+    let mut m = Manager::open(sample("cold"), opts).expect("open");
+    let mut next_id = 1;
+    while let Some(ev) = m.next().expect("next") {
+        assert_eq!(ev.id, next_id);
+        next_id += 1;
+    }
+    assert_eq!(next_id, 20_001);
+    // FS.00000000.wal.lz4 is opened by `open` (the resume segment), FS.00000001.wal.lz4 comes
+    // from the preloader however slow it is, FS.00000002..04.wal are opened here.
+    assert_eq!(m.report().fallback_opens, 3);
+}

@@ -5,6 +5,7 @@
 //! next to `next()`, so that it is compiled into the same function.
 
 use super::*;
+use crate::recovery::format::is_cold_name;
 
 impl Manager {
     /// Called when the current reader is exhausted (or absent): checks how it ended, retires
@@ -185,7 +186,9 @@ impl Manager {
                 return self.open_here(j);
             }
             // A segment the worker has claimed is being prepared: give it longer before doing
-            // the same work twice.
+            // the same work twice. A cold segment is never opened here while the worker lives:
+            // opening it means decompressing it, which belongs on the worker, not on the replay
+            // thread (a dead or stopped worker is handled above).
             let shared = pipe.worker.shared();
             let claimed = shared.claim.load(std::sync::atomic::Ordering::Acquire) > j;
             let limit = if claimed {
@@ -193,7 +196,8 @@ impl Manager {
             } else {
                 fallback_after
             };
-            if wait_start.get_or_insert_with(Instant::now).elapsed() >= limit {
+            let cold = self.plan.get(j).is_some_and(|p| is_cold_name(p));
+            if !cold && wait_start.get_or_insert_with(Instant::now).elapsed() >= limit {
                 shared
                     .claim
                     .fetch_max(j + 1, std::sync::atomic::Ordering::AcqRel);
