@@ -2,15 +2,19 @@
 # Runs the release harness with the given arguments and records the machine load before and
 # after the run in <out>/run_info.txt (the machine is shared with other builds).
 #   bench/scripts/run.sh [wal-bench args...]      e.g. --payload-size 512 --events 1000000 --out bench/results/512B-1M
-# Default output dir: bench/results. Uses CARGO_TARGET_DIR (default /work/target-bench).
+# Default output dir: bench/results (the harness alone writes to target/wal-bench, so that an
+# ordinary run never modifies tracked files; this script records a run on purpose). Uses
+# CARGO_TARGET_DIR (default /work/target-bench).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/target-bench}"
 out=bench/results
 args=("$@")
+has_out=0
 for ((i = 0; i < ${#args[@]}; i++)); do
-    if [[ "${args[$i]}" == "--out" ]]; then out="${args[$((i + 1))]}"; fi
+    if [[ "${args[$i]}" == "--out" ]]; then out="${args[$((i + 1))]}"; has_out=1; fi
 done
+if [ "$has_out" = 0 ]; then args+=(--out "$out"); fi
 mkdir -p "$out"
 cargo build --release -p wal-bench
 info="$out/run_info.txt"
@@ -23,7 +27,7 @@ info="$out/run_info.txt"
     echo "uptime before: $(uptime)"
 } >"$info"
 status=0
-"$CARGO_TARGET_DIR/release/wal-bench" "$@" || status=$?
+"$CARGO_TARGET_DIR/release/wal-bench" "${args[@]}" || status=$?
 echo "uptime after: $(uptime)" >>"$info"
 echo "exit: $status" >>"$info"
 cat "$info" >&2

@@ -60,7 +60,9 @@ impl Default for Config {
             events: 5_000_000,
             payload_size: 64,
             reps: 5,
-            out_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/results")),
+            // Under the workspace's target/, so that a run never modifies tracked files;
+            // bench/scripts/run.sh passes --out bench/results to record a run on purpose.
+            out_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wal-bench")),
             data_dir: None,
             keep_data: false,
             cold: true,

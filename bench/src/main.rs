@@ -25,7 +25,7 @@ struct Cli {
     /// Print one JSON object on stdout (tables go to stderr).
     #[arg(long)]
     json: bool,
-    /// Output directory for charts and report files [default: bench/results].
+    /// Output directory for charts and report files [default: target/wal-bench].
     #[arg(long)]
     out: Option<PathBuf>,
     /// Parent directory for the scratch logs [default: system temp dir].
