@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# libFuzzer (cargo-fuzz) over the format decoders, the segment reader and the writer's crash
-# repair. Usage: bash scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 60)
+# libFuzzer (cargo-fuzz) over the format decoders, the segment reader, the writer's crash
+# repair and FlashStrike v1 segments.
+# Usage: bash scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 60)
 #
 # Installs what it needs (nightly, cargo-fuzz), builds the targets with ASan and debug
 # assertions, runs each for the given time from the committed seed corpus (fuzz/corpus/<target>,
@@ -9,14 +10,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
-targets=(segment_header block_header segment_reader writer_reopen)
+targets=(segment_header block_header segment_reader writer_reopen flashstrike_segment)
 
 rustup toolchain install nightly --profile minimal >/dev/null
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
 fi
-if [ ! -d fuzz/corpus/segment_header ]; then
-  cargo run --manifest-path fuzz/Cargo.toml --example gen_corpus
+missing=()
+for t in "${targets[@]}"; do
+  [ -d "fuzz/corpus/$t" ] || missing+=("$t")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  cargo run --manifest-path fuzz/Cargo.toml --example gen_corpus -- fuzz/corpus "${missing[@]}"
 fi
 cargo +nightly fuzz build --debug-assertions   # every target
 

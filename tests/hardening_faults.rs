@@ -2,7 +2,11 @@
 //! replayed in every recovery mode. For every case and mode: no panic (`catch_unwind`), no hang
 //! (10 s limit on its own thread), every delivered payload byte-exact, ids strictly increasing,
 //! and every event of the original log delivered or accounted for by the report
-//! (`hardening_support::account` says exactly how).
+//! (`hardening_support::account` says exactly how). And the invariant: a Strict replay that
+//! ends clean (`Ok(None)`) has `report.is_clean()` and delivered every event of the original,
+//! except those a crash could have left off disk (the unsealed last segment cut to a prefix of
+//! itself, possibly followed by zeros: `crash_explained`) — Strict never ends clean on an
+//! incomplete log.
 //!
 //! Faults: a bit flip at a random offset of a random file; truncation at a random offset; a
 //! zero-filled range; a deleted middle segment; a segment duplicated under another name; two
@@ -416,6 +420,7 @@ struct Tally {
     order_violations: u64,
     unaccounted: u64,
     report_mismatches: u64,
+    strict_violations: u64,
     delivered: u64,
     accounted: std::collections::BTreeMap<Accounted, u64>,
     by_class: std::collections::BTreeMap<&'static str, u64>,
@@ -433,6 +438,7 @@ impl Tally {
         self.order_violations += o.order_violations;
         self.unaccounted += o.unaccounted;
         self.report_mismatches += o.report_mismatches;
+        self.strict_violations += o.strict_violations;
         self.delivered += o.delivered;
         for (k, v) in o.accounted {
             *self.accounted.entry(k).or_default() += v;
@@ -470,9 +476,72 @@ fn effective_layout(case: &Case) -> Layout {
     l
 }
 
+/// Ids of the original a crash could have left off disk in this damaged copy, so that a Strict
+/// replay may end clean without them: only in the unsealed last segment, and only when the
+/// damaged file is a prefix of the original followed by nothing but zeros — what an interrupted
+/// append leaves (the writer appends whole blocks with `write`), or a power loss that persisted
+/// the file size before the data. The ids of every block not wholly inside that prefix.
+fn crash_explained(case: &Case, dir: &Path, layout: &Layout) -> Option<(u64, u64)> {
+    let file = match &case.fault {
+        Fault::BitFlip { file, .. } | Fault::Truncate { file, .. } | Fault::Zero { file, .. } => {
+            file
+        }
+        _ => return None,
+    };
+    let last = layout
+        .segs
+        .last()
+        .filter(|s| !s.sealed && &s.name == file)?;
+    let orig_path = originals().unsealed.join(file);
+    let orig = fs::read(&orig_path).expect("read original");
+    let damaged = fs::read(dir.join(file)).unwrap_or_default();
+    let common = orig
+        .iter()
+        .zip(&damaged)
+        .take_while(|(a, b)| a == b)
+        .count();
+    if common < 64 || damaged[common..].iter().any(|&b| b != 0) {
+        return None;
+    }
+    let r = wal_recovery::SegmentReader::open_verified(&orig_path).expect("open original");
+    let first_cut = r
+        .index()
+        .iter()
+        .find(|e| e.payload_end.next_multiple_of(64) > common)
+        .map(|e| e.first_event_id)?;
+    (first_cut < last.end).then_some((first_cut, last.end - 1))
+}
+
+/// The invariant: a Strict replay that ends clean (`Ok(None)`) has a clean report, and every
+/// event of the original was delivered but those a crash could have left off disk.
+fn strict_violation(
+    out: &Outcome,
+    layout: &Layout,
+    explained: Option<(u64, u64)>,
+) -> Option<String> {
+    if out.open_err.is_some() || out.end_err.is_some() || out.runaway {
+        return None;
+    }
+    let report = out.report.as_ref()?;
+    if !report.is_clean() {
+        return Some("Strict ended clean but the report is not clean".into());
+    }
+    let got: std::collections::HashSet<u64> = out.ids.iter().copied().collect();
+    let missing: Vec<u64> = (layout.first..layout.end)
+        .filter(|id| !got.contains(id) && !explained.is_some_and(|(a, b)| (a..=b).contains(id)))
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "Strict ended clean without original events [{}] (no crash leaves them off disk)",
+            ranges_of(&missing)
+        )
+    })
+}
+
 fn run_case(case: &Case, dir: &Path, t: &mut Tally) -> bool {
     let layout = &effective_layout(case);
     materialize(case, dir);
+    let explained = crash_explained(case, dir, layout);
     t.cases += 1;
     *t.by_class.entry(case.fault.class()).or_default() += 1;
     let mut dir_usable = true;
@@ -503,6 +572,24 @@ fn run_case(case: &Case, dir: &Path, t: &mut Tally) -> bool {
                 }
                 if v.report_mismatch.is_some() {
                     t.report_mismatches += 1;
+                }
+                let strict = (mode == RecoveryMode::Strict)
+                    .then(|| strict_violation(&out, layout, explained))
+                    .flatten();
+                if let Some(s) = &strict {
+                    t.strict_violations += 1;
+                    t.failures.push(format!(
+                        "{case} [{mode:?}]: {s}; delivered {} ({}); torn {:?}",
+                        out.ids.len(),
+                        ranges_of(&out.ids),
+                        out.report
+                            .as_ref()
+                            .and_then(|r| r.torn_tail.as_ref().map(|t| (
+                                t.offset,
+                                t.bytes,
+                                t.reason.clone()
+                            ))),
+                    ));
                 }
                 if !v.ok() {
                     let r = out.report.as_ref();
@@ -599,12 +686,14 @@ fn run_corpus(label: &str, seed: u64, sizes: Sizes, only_class: Option<&str>) ->
         println!("FAIL {f}");
     }
     println!(
-        "faults: {} cases, {} panics, {} hangs, {} wrong payloads, {} unaccounted events",
+        "faults: {} cases, {} panics, {} hangs, {} wrong payloads, {} unaccounted events, {} clean Strict ends on an \
+         incomplete log",
         t.cases,
         t.panics,
         t.hangs,
         t.wrong_payloads + t.order_violations,
-        t.unaccounted
+        t.unaccounted,
+        t.strict_violations
     );
     t
 }
@@ -617,9 +706,10 @@ fn assert_clean(t: &Tally) {
             t.wrong_payloads,
             t.order_violations,
             t.unaccounted,
-            t.report_mismatches
+            t.report_mismatches,
+            t.strict_violations
         ),
-        (0, 0, 0, 0, 0, 0),
+        (0, 0, 0, 0, 0, 0, 0),
         "fault corpus failed: {} failing replays, first: {:?}",
         t.failures.len(),
         t.failures.first()

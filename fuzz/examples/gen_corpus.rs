@@ -1,10 +1,13 @@
 //! Writes the committed seed corpus (fuzz/corpus/<target>/) from logs produced by the real
 //! Writer: valid sealed and unsealed segments, their headers and blocks, and a few mutated
-//! copies. Small on purpose (< 1 MB in total). Run from the repository root:
+//! copies; for `flashstrike_segment`, segments from the FlashStrike generator (every state) and
+//! prefixes of the real FlashStrike samples (tests/data/flashstrike). Small on purpose (< 1.5 MB
+//! in total). Run from the repository root:
 //!
-//!     cargo run --manifest-path fuzz/Cargo.toml --example gen_corpus
+//!     cargo run --manifest-path fuzz/Cargo.toml --example gen_corpus [DIR [TARGET...]]
 //!
-//! (scripts/fuzz.sh runs it when the corpus is missing.)
+//! (scripts/fuzz.sh runs it for a target whose corpus is missing; naming targets writes only
+//! theirs, so the other committed seeds stay as they are.)
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -44,6 +47,22 @@ fn main() {
             .nth(1)
             .unwrap_or_else(|| "fuzz/corpus".into()),
     );
+    let only: Vec<String> = std::env::args().skip(2).collect();
+    let wanted = |t: &str| only.is_empty() || only.iter().any(|o| o == t);
+    if wanted("flashstrike_segment") {
+        flashstrike_seeds(&root.join("flashstrike_segment"));
+    }
+    if ![
+        "segment_header",
+        "block_header",
+        "segment_reader",
+        "writer_reopen",
+    ]
+    .iter()
+    .any(|t| wanted(t))
+    {
+        return;
+    }
     let tmp = walfuzz::scratch("gen");
     let _ = fs::remove_dir_all(&tmp);
     let opts = WriterOptions {
@@ -150,6 +169,72 @@ fn main() {
         total += fs::metadata(&e).expect("stat").len();
     }
     println!("seed corpus written to {}: {} bytes", root.display(), total);
+}
+
+/// Seeds of `flashstrike_segment` (input layout in its target's docs).
+fn flashstrike_seeds(d: &Path) {
+    const GENERATE: u8 = 1;
+    const COLD: u8 = 2;
+    const FIX: u8 = 4;
+    // flags, blocks - 1, count (LE u16), state (| 4 zero magic, | 8 high ids), first id - 1.
+    let gen = |flags: u8, blocks: u8, count: u16, state: u8, muts: &[[u8; 4]]| {
+        let c = count.to_le_bytes();
+        let mut v = vec![flags | GENERATE, blocks - 1, c[0], c[1], state, 0, 0];
+        v.extend(muts.iter().flatten());
+        v
+    };
+    let seeds: Vec<(&str, Vec<u8>)> = vec![
+        ("finalized-partial-zero-tail", gen(0, 3, 600, 0, &[])),
+        ("finalized-one-event", gen(0, 1, 1, 0, &[])),
+        ("finalized-empty", gen(0, 2, 0, 0, &[])),
+        ("finalized-high-ids", gen(0, 2, 300, 8, &[])),
+        ("unfinalized-two-blocks", gen(0, 3, 700, 1 | 4, &[])),
+        ("unfinalized-full", gen(0, 2, 512, 1, &[])),
+        ("precreated", gen(0, 1, 0, 2 | 4, &[])),
+        ("cold-finalized", gen(COLD, 2, 400, 0, &[])),
+        ("cold-unfinalized", gen(COLD, 2, 300, 1, &[])),
+        // A record's id changed, checksums recomputed: only the id checks can catch it.
+        (
+            "fixed-record-id",
+            gen(FIX, 2, 300, 0, &[[0x80, 0, 0, 0x01]]),
+        ),
+        // Block count in the header changed, checksum recomputed.
+        (
+            "fixed-header-count",
+            gen(FIX, 2, 300, 0, &[[8, 0, 0, 0x02]]),
+        ),
+        // A block index changed, checksums recomputed.
+        (
+            "fixed-block-index",
+            gen(FIX, 2, 300, 1, &[[0x68, 0x40, 0, 0x01]]),
+        ),
+        ("torn-unfinalized", gen(0, 3, 700, 1, &[[0x00, 0x60, 0, 0]])),
+        ("flip-payload", gen(0, 2, 300, 0, &[[0x00, 0x10, 0, 0x10]])),
+    ];
+    for (name, v) in seeds {
+        write(d, name, &v);
+    }
+    // Prefixes of the real samples (written by FlashStrike's C++ recorder).
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/flashstrike");
+    let block = wal_recovery::flashstrike::BLOCK_BYTES;
+    for (name, file, blocks) in [
+        ("real-unfinalized-2-blocks", "crash/FS.00000004.wal", 2),
+        (
+            "real-finalized-cut-after-1-block",
+            "clean/FS.00000004.wal",
+            1,
+        ),
+        ("real-precreated", "crash/FS.00000005.wal", 1),
+        ("real-rotated-1-block", "crash_rotation/FS.00000001.wal", 1),
+    ] {
+        let bytes = fs::read(samples.join(file)).expect("read FlashStrike sample");
+        let mut v = vec![0u8];
+        v.extend_from_slice(&bytes[..64 + blocks * block]);
+        write(d, name, &v);
+    }
+    let mut v = vec![COLD];
+    v.extend(fs::read(samples.join("cold/FS.00000000.wal.lz4")).expect("read cold sample"));
+    write(d, "real-cold", &v);
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

@@ -75,3 +75,106 @@ pub fn payload(i: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// FlashStrike v1: recomputes, block by block, every block header (ids from the records, both
+/// XXH64 values, the self checksum; the stored index is kept, a count out of 1..=256 is clamped)
+/// while the blocks' headers are not all zeros, then — for a finalized header (checksum field
+/// not zero) — `last_chained_checksum` and the header checksum. Counts and ids in the segment
+/// header are left as the input has them, so the fuzzer reaches every check behind the
+/// checksums.
+pub fn flashstrike_fixup(file: &mut [u8]) {
+    use wal_recovery::flashstrike::block::encode_block_header;
+    use wal_recovery::flashstrike::header::header_checksum;
+    use wal_recovery::flashstrike::{BLOCK_BYTES, BLOCK_EVENTS, EVENT_BYTES, HEADER_BYTES};
+    let mut chain = 0u64;
+    let mut at = HEADER_BYTES;
+    while at + BLOCK_BYTES <= file.len() {
+        if file[at..at + 64].iter().all(|&b| b == 0) {
+            break;
+        }
+        let count = usize::from(u16::from_le_bytes([file[at + 44], file[at + 45]]));
+        let count = count.clamp(1, BLOCK_EVENTS);
+        let index = u32_at(file, at + 40);
+        let start = at + 64;
+        let (header, next) =
+            encode_block_header(&file[start..start + count * EVENT_BYTES], index, chain);
+        file[at..at + 64].copy_from_slice(&header);
+        chain = next;
+        at += BLOCK_BYTES;
+    }
+    if file.len() >= HEADER_BYTES && file[48..56] != [0u8; 8] {
+        file[56..64].copy_from_slice(&chain.to_le_bytes());
+        let raw: [u8; 64] = file[..64].try_into().expect("64 bytes");
+        let sum = header_checksum(&raw);
+        file[48..56].copy_from_slice(&sum.to_le_bytes());
+    }
+}
+
+/// What a `flashstrike_segment` input asks for: a generated FlashStrike segment (before
+/// mutation) and how to store it. See `fuzz_targets/flashstrike_segment.rs` for the layout.
+#[derive(Clone, Copy, Debug)]
+pub struct FsParams {
+    pub blocks: u32,
+    pub first_id: u64,
+    pub count: u64,
+    /// 0 finalized, 1 unfinalized (full blocks only), 2 pre-created (empty).
+    pub state: u8,
+    pub zero_magic: bool,
+}
+
+impl FsParams {
+    /// Decodes bytes 1..7 of an input (missing bytes read as zero).
+    pub fn decode(b: &[u8]) -> FsParams {
+        let at = |i: usize| b.get(i).copied().unwrap_or(0);
+        let blocks = u32::from(at(0) % 3) + 1;
+        let capacity = u64::from(blocks) * 256;
+        let count = u64::from(u16::from_le_bytes([at(1), at(2)])) % (capacity + 1);
+        let low = u64::from(u16::from_le_bytes([at(4), at(5)]));
+        let first_id = if at(3) & 8 != 0 {
+            u64::MAX - 2 * capacity + low % capacity
+        } else {
+            low + 1
+        };
+        FsParams {
+            blocks,
+            first_id,
+            count,
+            state: at(3) % 3,
+            zero_magic: at(3) & 4 != 0,
+        }
+    }
+
+    /// The segment, byte-exact what FlashStrike's recorder writes (`sample_event` payloads).
+    pub fn generate(self) -> Vec<u8> {
+        use wal_recovery::flashstrike::event::sample_event;
+        use wal_recovery::flashstrike::generate::{segment_bytes, SegmentState};
+        let (first, count, state) = match self.state {
+            0 => (self.first_id, self.count, SegmentState::Finalized),
+            1 => (
+                self.first_id,
+                self.count,
+                SegmentState::Unfinalized {
+                    zero_magic: self.zero_magic,
+                },
+            ),
+            _ => (
+                0,
+                0,
+                SegmentState::Unfinalized {
+                    zero_magic: self.zero_magic,
+                },
+            ),
+        };
+        let ts = 1_767_225_600_000_000_000;
+        segment_bytes(
+            0,
+            self.blocks,
+            first,
+            count,
+            ts,
+            ts + 9,
+            state,
+            &sample_event,
+        )
+    }
+}

@@ -363,3 +363,38 @@ pub fn parse_file_name(name: &str) -> Option<u64> {
     }
     digits.parse().ok()
 }
+
+/// Whether the failure of the FlashStrike block at `off` (the last data of an unfinalized
+/// segment) has the shape a crash of the recorder leaves. The recorder preallocates the file and
+/// copies whole blocks into a shared mapping, which the kernel writes back page by page in any
+/// order; so after a crash the file has its preallocated length, nothing but zeros follows the
+/// block being written, and that block has some pages and not others: its header is all zeros,
+/// or its header verifies and a record slot it counts is all zeros (a record's first 8 bytes
+/// are its id, never 0). Anything else — a changed byte, a file of another length — is damage.
+pub fn torn_shape(data: &[u8], off: usize, _fail: &BlockFailure) -> bool {
+    let preallocated = data
+        .len()
+        .checked_sub(HEADER_BYTES)
+        .is_some_and(|n| n % BLOCK_BYTES == 0);
+    if !preallocated {
+        return false;
+    }
+    let block_end = off.saturating_add(BLOCK_BYTES).min(data.len());
+    if data.get(block_end..).is_some_and(|rest| rest.iter().any(|&b| b != 0)) {
+        return false;
+    }
+    let Some(raw) = header_at(data, off) else {
+        return false;
+    };
+    if raw.iter().all(|&b| b == 0) {
+        return true;
+    }
+    let bh = RawBlockHeader::decode(&raw);
+    if block_header_checksum(&raw) != bh.checksum {
+        return false;
+    }
+    let count = usize::from(bh.event_count).min(BLOCK_EVENTS);
+    let records = off + BLOCK_HEADER_BYTES;
+    data.get(records..records + count * EVENT_BYTES)
+        .is_some_and(|r| r.chunks_exact(EVENT_BYTES).any(|slot| slot.iter().all(|&b| b == 0)))
+}

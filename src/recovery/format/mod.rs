@@ -366,8 +366,11 @@ pub fn end_of_file(s: &SegmentFacts<'_>, c: &Cursor) -> SegmentEnd {
     }
 }
 
-/// How a segment whose block `block_no` at `off` failed ends: corruption if the segment is
-/// sealed or a valid block follows the damage, otherwise the torn tail of the last write.
+/// How a segment whose block `block_no` at `off` failed ends: the torn tail of the last write
+/// when the segment is unsealed, no valid block follows the damage, and the damage has the
+/// shape an interrupted write leaves (per format: [`native::torn_shape`],
+/// [`flashstrike::torn_shape`]); corruption otherwise. A bit flip in the last written block is
+/// therefore corruption, never a torn tail: Strict never ends clean on it.
 pub fn classify(
     data: &[u8],
     s: &SegmentFacts<'_>,
@@ -375,7 +378,13 @@ pub fn classify(
     block_no: u64,
     fail: BlockFailure,
 ) -> SegmentEnd {
-    let c = corruption_at(s.path, off as u64, Some(block_no), fail.kind, fail.detail);
+    let c = corruption_at(
+        s.path,
+        off as u64,
+        Some(block_no),
+        fail.kind,
+        fail.detail.clone(),
+    );
     if s.header.sealed {
         return SegmentEnd::Corrupt(c);
     }
@@ -383,6 +392,19 @@ pub fn classify(
         let mut c = c;
         c.detail = format!(
             "{}; a valid block follows at offset {later}, so this is not a torn write",
+            c.detail
+        );
+        return SegmentEnd::Corrupt(c);
+    }
+    let torn = match s.format {
+        Format::Native => native::torn_shape(data, off, &fail),
+        Format::FlashStrikeV1 => flashstrike::torn_shape(data, off, &fail),
+    };
+    if !torn {
+        let mut c = c;
+        c.detail = format!(
+            "{}; not what an interrupted write leaves (the damaged block is not cut short and \
+             not followed by zeros only), so this is not a torn write",
             c.detail
         );
         return SegmentEnd::Corrupt(c);
@@ -441,4 +463,9 @@ impl RecordFraming {
             }
         }
     }
+}
+
+/// Offset one past the file's last non-zero byte: where its all-zero suffix starts.
+pub(crate) fn zero_suffix_start(data: &[u8]) -> usize {
+    data.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1)
 }

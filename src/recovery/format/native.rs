@@ -167,3 +167,40 @@ pub fn find_later_block(data: &[u8], off: usize, block_no: u64) -> Option<usize>
     }
     None
 }
+
+/// Whether the failure of the native block at `off` (the last data of an unsealed segment) has
+/// the shape an interrupted append leaves: the file ends inside the block; or the block header
+/// is all zeros (its page never reached the disk); or everything from inside the header, or
+/// from inside a record (its length or its bytes), to the end of the file is zero — the rest of
+/// the write never reached the disk. Zeros that start only in the padding after the last
+/// record's bytes are the block's own, so a changed byte before them — a bit flip — is damage.
+/// (A block whose last payload bytes are themselves zeros cannot be told from one cut there.)
+pub fn torn_shape(data: &[u8], off: usize, fail: &BlockFailure) -> bool {
+    if fail.kind == CorruptionKind::Truncated || fail.zero_filled {
+        return true;
+    }
+    let zeros_from = super::zero_suffix_start(data);
+    if zeros_from <= off + HEADER_BYTES {
+        return true;
+    }
+    let Some(Ok(bh)) = header_at(data, off).map(|raw| BlockHeader::decode(&raw)) else {
+        return false;
+    };
+    let start = off + HEADER_BYTES;
+    let Some(payload) = data.get(start..start + bh.payload_len as usize) else {
+        return true; // runs past the end of the file
+    };
+    let mut pos = 0usize;
+    for _ in 0..bh.event_count {
+        match crate::segment::record::decode_at(payload, pos) {
+            Some((_, end, next)) => {
+                if zeros_from < start + end {
+                    return true;
+                }
+                pos = next;
+            }
+            None => return false,
+        }
+    }
+    false
+}
