@@ -171,7 +171,17 @@ fn read_header(
         };
         return (len, status, None, detected);
     }
-    match format::decode_header(&prefix, choice) {
+    let file = File::open(path).ok();
+    let mut read_at = |off: u64, buf: &mut [u8]| {
+        use std::os::unix::fs::FileExt;
+        // A cold file's bytes are compressed: only its prefix is known here (a cold segment
+        // is always finalized, so nothing needs probing).
+        !format::is_cold_name(path)
+            && file
+                .as_ref()
+                .is_some_and(|f| f.read_exact_at(buf, off).is_ok())
+    };
+    match format::decode_header_probing(&prefix, choice, len, &mut read_at) {
         Ok(Decoded::Segment { header, format, .. }) => {
             (len, FileStatus::Ok, Some(header), Some(format))
         }
@@ -187,6 +197,30 @@ fn read_header(
             None,
             detected.filter(|&f| choice.admits(f)),
         ),
+    }
+}
+
+/// Whether the file is one the FlashStrike recorder created and never wrote: empty (after
+/// `open`), or of a preallocated length and nothing but zeros (after `ftruncate`).
+fn is_blank(path: &Path) -> bool {
+    let Ok(mut file) = File::open(path) else {
+        return false;
+    };
+    let len = file.metadata().map_or(1, |m| m.len());
+    if len != 0 && !format::flashstrike::is_preallocated_len(len) {
+        return false;
+    }
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(n) => {
+                if buf[..n].iter().any(|&b| b != 0) {
+                    return false;
+                }
+            }
+            Err(_) => return false,
+        }
     }
 }
 
@@ -260,6 +294,37 @@ pub fn scan_dir_as(dir: &Path, choice: FormatChoice, telemetry: &Telemetry) -> R
             header,
             format,
         });
+    }
+    // A crash while the FlashStrike recorder creates a segment leaves its file empty (after
+    // `open`) or all zeros (after `ftruncate`, before the header): newer than every segment
+    // holding data, that is a segment never written, not damage.
+    if choice.admits(Format::FlashStrikeV1)
+        && !files.iter().any(|f| f.format == Some(Format::Native))
+    {
+        let last_data = files
+            .iter()
+            .filter(|f| f.status.usable())
+            .filter_map(|f| f.header.map(|h| h.sequence))
+            .max();
+        for f in files.iter_mut() {
+            let index = f
+                .path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(format::flashstrike::parse_file_name);
+            let newer = index.is_some_and(|n| last_data.is_none_or(|l| n > l));
+            if matches!(f.status, FileStatus::BadHeader { .. })
+                && newer
+                && !format::is_cold_name(&f.path)
+                && is_blank(&f.path)
+            {
+                f.status = FileStatus::Empty {
+                    detail: "created by the recorder and never written (a crash while creating it)"
+                        .into(),
+                };
+                f.format = Some(Format::FlashStrikeV1);
+            }
+        }
     }
     let first_of = |f: Format| {
         files

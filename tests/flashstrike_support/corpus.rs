@@ -338,7 +338,14 @@ pub fn corpus(seed: u64, sizes: &Sizes) -> Vec<Case> {
     }
     for (b, o) in origs.iter().enumerate() {
         let segs: Vec<&SegFile> = o.segments().collect();
-        for s in &segs[1..segs.len() - 1] {
+        for (i, s) in segs.iter().enumerate().take(segs.len() - 1).skip(1) {
+            // Known limitation (docs/FORMAT.md, FlashStrike crash states): the unfinalized
+            // segment being written, deleted after a finalized one, leaves what a shutdown
+            // removing its pre-created segments leaves; no reader can tell. Covered, ignored,
+            // by `deleted_active_segment_goes_unnoticed`.
+            if s.kind == Kind::Unfinalized && segs[i - 1].kind == Kind::Finalized {
+                continue;
+            }
             faults.push((
                 b,
                 Fault::Delete {

@@ -369,18 +369,18 @@ pub fn parse_file_name(name: &str) -> Option<u64> {
 /// copies whole blocks into a shared mapping, which the kernel writes back page by page in any
 /// order; so after a crash the file has its preallocated length, nothing but zeros follows the
 /// block being written, and that block has some pages and not others: its header is all zeros,
-/// or its header verifies and a record slot it counts is all zeros (a record's first 8 bytes
-/// are its id, never 0). Anything else — a changed byte, a file of another length — is damage.
+/// or its header verifies and one of the 4 KiB pages holding its records is all zeros (a
+/// record's first 8 bytes are its id, never 0). Anything else — a changed byte, a zeroed range
+/// inside a page, a file of another length — is damage.
 pub fn torn_shape(data: &[u8], off: usize, _fail: &BlockFailure) -> bool {
-    let preallocated = data
-        .len()
-        .checked_sub(HEADER_BYTES)
-        .is_some_and(|n| n % BLOCK_BYTES == 0);
-    if !preallocated {
+    if !is_preallocated_len(data.len() as u64) {
         return false;
     }
     let block_end = off.saturating_add(BLOCK_BYTES).min(data.len());
-    if data.get(block_end..).is_some_and(|rest| rest.iter().any(|&b| b != 0)) {
+    if data
+        .get(block_end..)
+        .is_some_and(|rest| rest.iter().any(|&b| b != 0))
+    {
         return false;
     }
     let Some(raw) = header_at(data, off) else {
@@ -393,8 +393,125 @@ pub fn torn_shape(data: &[u8], off: usize, _fail: &BlockFailure) -> bool {
     if block_header_checksum(&raw) != bh.checksum {
         return false;
     }
-    let count = usize::from(bh.event_count).min(BLOCK_EVENTS);
+    // A page of the block's records that never reached the disk: from a 4 KiB boundary inside
+    // the records to the next boundary or the block's end, all zeros. (Zeros that start
+    // elsewhere — a zeroed range inside a page — are damage.)
     let records = off + BLOCK_HEADER_BYTES;
-    data.get(records..records + count * EVENT_BYTES)
-        .is_some_and(|r| r.chunks_exact(EVENT_BYTES).any(|slot| slot.iter().all(|&b| b == 0)))
+    let mut page = records.next_multiple_of(PAGE_BYTES);
+    while page < block_end {
+        let end = (page + PAGE_BYTES).min(block_end);
+        if data
+            .get(page..end)
+            .is_some_and(|p| p.iter().all(|&b| b == 0))
+        {
+            return true;
+        }
+        page += PAGE_BYTES;
+    }
+    false
+}
+
+/// The page size the kernel writes a shared mapping back in.
+const PAGE_BYTES: usize = 4096;
+
+/// Whether the header in `prefix` is an unfinalized FlashStrike one whose first block header
+/// is all zeros or does not verify: such a file looks empty from its first 128 bytes, and only
+/// [`probe_first_id`] can tell whether it holds data after all.
+pub fn needs_probe(prefix: &[u8]) -> bool {
+    let (Some(raw), Some(b0)) = (header_at(prefix, 0), header_at(prefix, HEADER_BYTES)) else {
+        return false;
+    };
+    let h = RawHeader::decode(&raw);
+    let unfinalized = h.checksum == 0
+        && h.block_count == 0
+        && h.event_count == 0
+        && h.first_event_id == 0
+        && h.last_event_id == 0;
+    let bh = RawBlockHeader::decode(&b0);
+    unfinalized && (block_header_checksum(&b0) != bh.checksum || bh.first_event_id == 0)
+}
+
+/// The first event id of an unfinalized segment whose first block header is missing or
+/// damaged, from what else the file holds: a later block header that verifies on its own (its
+/// first id minus 256 per block before it), else a record of the first block (its id minus its
+/// slot). `None` when there is no such evidence — the file is empty. `read_at(offset, buf)`
+/// fills `buf` from the file and returns false past its end. Reads the first block and one
+/// 64-byte header per block slot.
+pub fn probe_first_id(len: u64, read_at: &mut dyn FnMut(u64, &mut [u8]) -> bool) -> Option<u64> {
+    let mut raw = [0u8; 64];
+    let mut k = 1u64;
+    loop {
+        let off = (HEADER_BYTES as u64).checked_add(k.checked_mul(BLOCK_BYTES as u64)?)?;
+        if off.checked_add(64)? > len || !read_at(off, &mut raw) {
+            break;
+        }
+        let bh = RawBlockHeader::decode(&raw);
+        if bh.event_count != 0
+            && u64::from(bh.block_index) == k
+            && block_header_checksum(&raw) == bh.checksum
+        {
+            return bh
+                .first_event_id
+                .checked_sub(k * BLOCK_EVENTS as u64)
+                .filter(|&f| f != 0);
+        }
+        k += 1;
+    }
+    let mut block = vec![0u8; BLOCK_BYTES - BLOCK_HEADER_BYTES];
+    let records = (HEADER_BYTES + BLOCK_HEADER_BYTES) as u64;
+    let n = usize::try_from(len.saturating_sub(records))
+        .unwrap_or(usize::MAX)
+        .min(block.len());
+    if !read_at(records, &mut block[..n]) {
+        return None;
+    }
+    block[..n]
+        .chunks_exact(EVENT_BYTES)
+        .enumerate()
+        .find_map(|(slot, rec)| {
+            let id = rec.first_chunk::<8>().map_or(0, |a| u64::from_le_bytes(*a));
+            (id != 0).then(|| id.checked_sub(slot as u64)).flatten()
+        })
+        .filter(|&f| f != 0)
+}
+
+/// The neutral header of an unfinalized segment whose first id [`probe_first_id`] found.
+pub fn unfinalized_from(prefix: &[u8], first_event_id: u64) -> Option<Decoded> {
+    let raw = header_at(prefix, 0)?;
+    let h = RawHeader::decode(&raw);
+    Some(Decoded::Segment {
+        header: SegmentHeader {
+            sealed: false,
+            block_count: 0,
+            sequence: u64::from(h.segment_index),
+            first_event_id,
+            last_event_id: 0,
+            event_count: 0,
+            created_unix_ns: h.created_ts_ns,
+            prev_chain: 0,
+            last_chain: 0,
+        },
+        format: Format::FlashStrikeV1,
+        first_chain: 0,
+        last_chain: 0,
+    })
+}
+
+/// Whether `prefix` starts with an unfinalized FlashStrike header (checksum 0, no totals).
+pub fn is_unfinalized(prefix: &[u8]) -> bool {
+    header_at(prefix, 0).is_some_and(|raw| {
+        let h = RawHeader::decode(&raw);
+        h.checksum == 0
+            && h.block_count == 0
+            && h.event_count == 0
+            && h.first_event_id == 0
+            && h.last_event_id == 0
+    })
+}
+
+/// Whether `len` is a length the recorder gives a segment file: it preallocates the header and
+/// a whole number of blocks (at least one) before writing anything.
+pub fn is_preallocated_len(len: u64) -> bool {
+    len.checked_sub(HEADER_BYTES as u64)
+        .is_some_and(|n| n > 0 && n % BLOCK_BYTES as u64 == 0)
 }

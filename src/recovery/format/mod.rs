@@ -166,6 +166,41 @@ pub fn decode_header(prefix: &[u8], choice: FormatChoice) -> Result<Decoded, Hea
     }
 }
 
+/// As [`decode_header`], and when the first bytes of a FlashStrike segment look empty but may
+/// not be (an unfinalized header whose first block header is zeros or damaged), looks further
+/// into the file through `read_at` ([`flashstrike::probe_first_id`]): a file with data after all
+/// is a segment (its damaged first block is then found by verification), a file without is
+/// empty. `len` is the file's length.
+pub fn decode_header_probing(
+    prefix: &[u8],
+    choice: FormatChoice,
+    len: u64,
+    read_at: &mut dyn FnMut(u64, &mut [u8]) -> bool,
+) -> Result<Decoded, HeaderError> {
+    let decoded = decode_header(prefix, choice)?;
+    if detect(prefix) == Some(Format::FlashStrikeV1)
+        && flashstrike::is_unfinalized(prefix)
+        && !flashstrike::is_preallocated_len(len)
+    {
+        // The recorder preallocates before it writes a header: a shorter or longer unfinalized
+        // file was cut or extended after the crash, and what it held is unknown.
+        return Err(HeaderError {
+            kind: CorruptionKind::Truncated,
+            detail: format!(
+                "unfinalized segment of {len} bytes; the recorder preallocates 64 + n × 16448"
+            ),
+        });
+    }
+    if matches!(decoded, Decoded::Empty { .. }) && flashstrike::needs_probe(prefix) {
+        if let Some(first) = flashstrike::probe_first_id(len, read_at) {
+            if let Some(d) = flashstrike::unfinalized_from(prefix, first) {
+                return Ok(d);
+            }
+        }
+    }
+    Ok(decoded)
+}
+
 /// One entry of the sparse index: a verified block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IndexEntry {

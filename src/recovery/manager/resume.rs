@@ -4,6 +4,7 @@
 //! verification and starts the preloader on the rest of the plan.
 
 use super::*;
+use crate::recovery::scan::FileStatus;
 
 impl Manager {
     pub(super) fn resume_inner(&mut self, event_id: u64) -> Result<()> {
@@ -266,6 +267,21 @@ impl Manager {
                 });
             }
         }
+        if let Some((path, why)) = self.missing_after_unfinalized() {
+            let e = Error::SegmentUnusable {
+                path: path.clone(),
+                reason: why.clone(),
+            };
+            if let Flow::Stop = self.problem(e)? {
+                return Ok(());
+            }
+            self.report.lost.push(LostRange {
+                first_id: next_id.unwrap_or(1),
+                last_id: None,
+                reason: why,
+                path: Some(path),
+            });
+        }
         for (path, why) in trailing {
             let e = Error::SegmentUnusable {
                 path: path.clone(),
@@ -340,5 +356,43 @@ impl Manager {
         } else {
             left && (right || i + 1 == n)
         }
+    }
+
+    /// A FlashStrike log whose last segment holding data was never finalized, although the
+    /// recorder had moved on from it — it pre-creates the segments after the one it writes,
+    /// and the first of those left by the crash is not the next index: the segment(s) in
+    /// between, the one written at the crash at least, are missing with their events. Returns
+    /// (the first missing file, why). A finalized last segment followed by such a hole is what a
+    /// clean shutdown removing its pre-created segments also leaves, so it proves nothing.
+    pub(super) fn missing_after_unfinalized(&self) -> Option<(PathBuf, String)> {
+        if self.scan.format != Some(Format::FlashStrikeV1) {
+            return None;
+        }
+        let last = self.headers.iter().max_by_key(|h| h.sequence)?;
+        if last.sealed {
+            return None;
+        }
+        let first_empty = self
+            .scan
+            .files
+            .iter()
+            .filter(|f| matches!(f.status, FileStatus::Empty { .. }))
+            .filter_map(|f| f.name_sequence)
+            .filter(|&n| n > last.sequence)
+            .min()?;
+        if first_empty <= last.sequence + 1 {
+            return None;
+        }
+        let missing = u32::try_from(last.sequence + 1).ok()?;
+        Some((
+            self.dir
+                .join(crate::flashstrike::segment_file_name(missing)),
+            format!(
+                "segment {missing} is missing: segment {} was never finalized and segment \
+                 {first_empty} was pre-created after it, so the segments in between held \
+                 events; they are lost",
+                last.sequence
+            ),
+        ))
     }
 }

@@ -136,8 +136,20 @@ impl SegmentReader {
         };
         drop(file); // the mapping keeps the pages; free the descriptor now (low ulimit -n)
         let prefix = bytes.get(..bytes.len().min(format::HEADER_PREFIX_BYTES));
-        let decoded = format::decode_header(prefix.unwrap_or(&[]), FormatChoice::Auto)
-            .map_err(|e| Error::corrupt(&path, 0, None, e.kind, e.detail))?;
+        let data: &[u8] = &bytes;
+        let mut read_at = |off: u64, buf: &mut [u8]| {
+            let src = usize::try_from(off)
+                .ok()
+                .and_then(|o| data.get(o..o.checked_add(buf.len())?));
+            src.map(|s| buf.copy_from_slice(s)).is_some()
+        };
+        let decoded = format::decode_header_probing(
+            prefix.unwrap_or(&[]),
+            FormatChoice::Auto,
+            data.len() as u64,
+            &mut read_at,
+        )
+        .map_err(|e| Error::corrupt(&path, 0, None, e.kind, e.detail))?;
         let (header, format, first_chain, sealed_last_chain) = match decoded {
             Decoded::Segment {
                 header,
