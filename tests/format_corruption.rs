@@ -839,10 +839,12 @@ fn unsealed_zero_filled_tail() {
     assert_valid_prefix(&mut r, &log, blocks.len() - 1, last.off);
 }
 
-/// Garbage or a damaged last block at the end of an unsealed segment, with nothing valid after
-/// it, is a torn tail (it is indistinguishable from a torn write).
+/// Garbage after the last block of an unsealed segment, or a changed byte in its last block,
+/// is corruption, not a torn tail: an interrupted append leaves a *prefix* of its block (the
+/// file ends inside it, or zeros follow), never other bytes. So Strict never ends clean on it.
+/// The valid prefix before it is still delivered.
 #[test]
-fn unsealed_damaged_last_block_is_torn_tail() {
+fn unsealed_damaged_last_block_is_corruption() {
     let tmp = fast_tempdir();
     let (path, log) = unsealed_fixture(tmp.path());
     let blocks = layout(&path);
@@ -853,6 +855,13 @@ fn unsealed_damaged_last_block_is_torn_tail() {
     let mut rng = Rng::new(SEED);
     let garbage: Vec<u8> = (0..300).map(|_| rng.next_u64() as u8).collect();
     let p = s.mutate(|b| b.extend_from_slice(&garbage));
+    let mut r = SegmentReader::open_verified(&p).expect("open");
+    let c = expect_corrupt(r.end()).clone();
+    assert_eq!((c.offset, c.block), (len, Some(n as u64)), "{c}");
+    assert!(c.detail.contains("not a torn write"), "{c}");
+    assert_valid_prefix(&mut r, &log, n, len);
+    // The same garbage cut to a prefix of zeros is what a torn write leaves.
+    let p = s.mutate(|b| b.extend_from_slice(&[0u8; 300]));
     let mut r = SegmentReader::open_verified(&p).expect("open");
     assert_torn(&r, len, 300);
     assert_valid_prefix(&mut r, &log, n, len);
@@ -867,8 +876,12 @@ fn unsealed_damaged_last_block_is_torn_tail() {
     ] {
         let p = s.mutate(|b| b[off as usize] ^= 0x40);
         let mut r = SegmentReader::open_verified(&p).expect("open");
-        let t = assert_torn(&r, last.off, len - last.off);
-        assert_eq!(t.reason, kind.as_str(), "damaged {what}");
+        let c = expect_corrupt(r.end()).clone();
+        assert_eq!(
+            (c.kind, c.offset, c.block),
+            (kind, last.off, Some(n as u64 - 1)),
+            "damaged {what}: {c}"
+        );
         assert_valid_prefix(&mut r, &log, n - 1, last.off);
     }
 }
