@@ -246,7 +246,8 @@ fn exhaustive_bit_flips_of_a_finalized_segment() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Library bugs the corpus finds: minimal deterministic reproductions (each fails until fixed)
+// Bugs the corpus found, now fixed: minimal deterministic reproductions. Each doc comment says
+// what the library did before the fix; each test checks it no longer does.
 // ---------------------------------------------------------------------------------------------
 
 /// One flipped bit in the first block header of the active (unfinalized) segment: the scan
@@ -254,7 +255,7 @@ fn exhaustive_bit_flips_of_a_finalized_segment() {
 /// recoverable`), so in every mode its 512 events on disk (769..=1280, block 1 intact) vanish
 /// without a trace — no lost range, no torn tail, and Strict ends clean.
 #[test]
-fn bug_flip_in_first_block_header_hides_the_active_segment() {
+fn flip_in_first_block_header_of_the_active_segment_is_found() {
     let f = check_one("crash", flip("FS.00000001.wal", 72, 1));
     assert!(f.is_empty(), "{}", f.join("\n"));
 }
@@ -262,7 +263,7 @@ fn bug_flip_in_first_block_header_hides_the_active_segment() {
 /// Its first block header zeroed (a lost 512-byte sector) while block 1 is intact: the same
 /// "empty" verdict, ids 769..=1280 gone in every mode.
 #[test]
-fn bug_zeroed_first_block_header_hides_the_active_segment() {
+fn zeroed_first_block_header_of_the_active_segment_is_found() {
     let file = "FS.00000001.wal".to_string();
     let f = check_one(
         "crash",
@@ -278,7 +279,7 @@ fn bug_zeroed_first_block_header_hides_the_active_segment() {
 /// The same in the oldest segment of a log whose rotated segments were never finalized: the
 /// log then seems to start at 513, and ids 1..=512 are gone in every mode, silently.
 #[test]
-fn bug_flip_in_first_block_header_hides_the_oldest_segment() {
+fn flip_in_first_block_header_of_the_oldest_segment_is_found() {
     let f = check_one("rotation", flip("FS.00000000.wal", 80, 7));
     assert!(f.is_empty(), "{}", f.join("\n"));
 }
@@ -288,7 +289,7 @@ fn bug_flip_in_first_block_header_hides_the_oldest_segment() {
 /// leaves that state: the recorder `memcpy`s whole blocks into a preallocated `MAP_SHARED` file,
 /// so an interrupted block is missing whole pages (zeros), never one bit.
 #[test]
-fn bug_flip_in_last_block_of_the_active_segment_passes_for_a_torn_write() {
+fn flip_in_last_block_of_the_active_segment_is_not_a_torn_write() {
     let f = check_one(
         "crash",
         flip("FS.00000001.wal", SegFile::block_at(1) + 64 + 1000, 0),
@@ -300,7 +301,7 @@ fn bug_flip_in_last_block_of_the_active_segment_passes_for_a_torn_write() {
 /// block"), Strict ends clean without 1025..=1280. FlashStrike preallocates every segment to
 /// `64 + n × 16 448` bytes before writing to it, so no crash leaves a file cut inside a block.
 #[test]
-fn bug_truncated_active_segment_passes_for_a_torn_write() {
+fn truncated_active_segment_is_not_a_torn_write() {
     let len = SegFile::block_at(1) + 5000;
     let file = "FS.00000001.wal".to_string();
     let f = check_one("crash", Fault::Truncate { file, len });

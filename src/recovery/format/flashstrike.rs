@@ -157,12 +157,17 @@ fn unfinalized(h: &RawHeader, prefix: &[u8]) -> Decoded {
             block_header_checksum(&b0)
         ));
     }
+    unfinalized_segment(h, bh.first_event_id)
+}
+
+/// The neutral header of an unfinalized segment starting at `first_event_id`.
+fn unfinalized_segment(h: &RawHeader, first_event_id: u64) -> Decoded {
     Decoded::Segment {
         header: SegmentHeader {
             sealed: false,
             block_count: 0,
             sequence: u64::from(h.segment_index),
-            first_event_id: bh.first_event_id,
+            first_event_id,
             last_event_id: 0,
             event_count: 0,
             created_unix_ns: h.created_ts_ns,
@@ -179,20 +184,7 @@ fn unfinalized(h: &RawHeader, prefix: &[u8]) -> Decoded {
 /// and bounds (not the payload: [`check_payload`]).
 pub fn check_block(data: &[u8], c: &Cursor) -> Result<BlockOk, BlockFailure> {
     let off = c.off;
-    let Some(raw) = header_at(data, off) else {
-        let rest = data.get(off..).unwrap_or(&[]);
-        let mut f = BlockFailure::new(
-            CorruptionKind::Truncated,
-            format!("{} bytes left, a block header needs 64", rest.len()),
-        );
-        f.zero_filled = rest.iter().all(|&b| b == 0);
-        return Err(f);
-    };
-    if raw.iter().all(|&b| b == 0) {
-        let mut f = BlockFailure::new(CorruptionKind::BlockMagic, "zero-filled block header");
-        f.zero_filled = true;
-        return Err(f);
-    }
+    let raw = super::block_header_at(data, off)?;
     let bh = RawBlockHeader::decode(&raw);
     let computed = block_header_checksum(&raw);
     if computed != bh.checksum {
@@ -478,23 +470,10 @@ pub fn probe_first_id(len: u64, read_at: &mut dyn FnMut(u64, &mut [u8]) -> bool)
 /// The neutral header of an unfinalized segment whose first id [`probe_first_id`] found.
 pub fn unfinalized_from(prefix: &[u8], first_event_id: u64) -> Option<Decoded> {
     let raw = header_at(prefix, 0)?;
-    let h = RawHeader::decode(&raw);
-    Some(Decoded::Segment {
-        header: SegmentHeader {
-            sealed: false,
-            block_count: 0,
-            sequence: u64::from(h.segment_index),
-            first_event_id,
-            last_event_id: 0,
-            event_count: 0,
-            created_unix_ns: h.created_ts_ns,
-            prev_chain: 0,
-            last_chain: 0,
-        },
-        format: Format::FlashStrikeV1,
-        first_chain: 0,
-        last_chain: 0,
-    })
+    Some(unfinalized_segment(
+        &RawHeader::decode(&raw),
+        first_event_id,
+    ))
 }
 
 /// Whether `prefix` starts with an unfinalized FlashStrike header (checksum 0, no totals).

@@ -283,6 +283,27 @@ pub struct Cursor {
     pub block_no: u64,
 }
 
+/// The 64-byte block header at `off`, or why there is none: fewer than 64 bytes left
+/// (`Truncated`), or a header of zeros — the end of written data (`zero_filled`). The start
+/// of every format's block check.
+pub(crate) fn block_header_at(data: &[u8], off: usize) -> Result<[u8; 64], BlockFailure> {
+    let Some(raw) = crate::segment::bytes::header_at(data, off) else {
+        let rest = data.get(off..).unwrap_or(&[]);
+        let mut f = BlockFailure::new(
+            CorruptionKind::Truncated,
+            format!("{} bytes left, a block header needs 64", rest.len()),
+        );
+        f.zero_filled = rest.iter().all(|&b| b == 0);
+        return Err(f);
+    };
+    if raw.iter().all(|&b| b == 0) {
+        let mut f = BlockFailure::new(CorruptionKind::BlockMagic, "zero-filled block header");
+        f.zero_filled = true;
+        return Err(f);
+    }
+    Ok(raw)
+}
+
 /// Checks the block at `c` — everything but its payload checksum when `with_payload` is false
 /// (shared verification checks that separately).
 pub fn check_block(

@@ -36,20 +36,7 @@ pub fn decode_header(prefix: &[u8]) -> Result<Decoded, HeaderError> {
 /// payload CRC).
 pub fn check_block(data: &[u8], c: &Cursor) -> Result<BlockOk, BlockFailure> {
     let off = c.off;
-    let Some(raw) = header_at(data, off) else {
-        let rest = data.get(off..).unwrap_or(&[]);
-        let mut f = BlockFailure::new(
-            CorruptionKind::Truncated,
-            format!("{} bytes left, a block header needs 64", rest.len()),
-        );
-        f.zero_filled = rest.iter().all(|&b| b == 0);
-        return Err(f);
-    };
-    if raw.iter().all(|&b| b == 0) {
-        let mut f = BlockFailure::new(CorruptionKind::BlockMagic, "zero-filled block header");
-        f.zero_filled = true;
-        return Err(f);
-    }
+    let raw = super::block_header_at(data, off)?;
     let bh = BlockHeader::decode(&raw).map_err(|e| BlockFailure::new(e.kind, e.detail))?;
     if u64::from(bh.index) != c.block_no {
         return Err(BlockFailure::new(

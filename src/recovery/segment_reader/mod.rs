@@ -214,13 +214,7 @@ impl SegmentReader {
         kind: CorruptionKind,
         detail: String,
     ) -> Corruption {
-        Corruption {
-            path: self.path.clone(),
-            offset,
-            block,
-            kind,
-            detail,
-        }
+        format::corruption_at(&self.path, offset, block, kind, detail)
     }
 
     /// Puts the cursor on the first event of the valid prefix.
