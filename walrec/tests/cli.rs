@@ -377,7 +377,8 @@ fn torn_tail_of_unsealed_last_segment_is_clean() {
     let d = dir_str(&dir);
     gen_log(&dir);
     let last = segments(&dir).pop().unwrap();
-    // Turn the last segment back into an unsealed one, as a crash leaves it, with a torn write.
+    // Turn the last segment back into an unsealed one, as a crash leaves it, with a torn write
+    // (the file grown, its new bytes never written: zeros).
     let f = OpenOptions::new()
         .read(true)
         .write(true)
@@ -396,7 +397,7 @@ fn torn_tail_of_unsealed_last_segment_is_clean() {
     };
     f.write_all_at(&open.encode(), 0).unwrap();
     let len = f.metadata().unwrap().len();
-    f.write_all_at(&[0x5a; 100], len).unwrap();
+    f.write_all_at(&[0u8; 100], len).unwrap();
     drop(f);
 
     let o = walrec(&["verify", d]);
