@@ -215,7 +215,7 @@ fn is_blank(path: &Path) -> bool {
         match file.read(&mut buf) {
             Ok(0) => return true,
             Ok(n) => {
-                if buf[..n].iter().any(|&b| b != 0) {
+                if !format::all_zero(&buf[..n]) {
                     return false;
                 }
             }

@@ -294,7 +294,7 @@ pub fn check_payload(data: &[u8], b: &PayloadBlock) -> Result<(), BlockFailure> 
             ));
         }
     }
-    if let Some(p) = unused.iter().position(|&x| x != 0) {
+    if let Some(p) = super::first_nonzero(unused) {
         return Err(BlockFailure::new(
             CorruptionKind::Padding,
             format!(
@@ -309,7 +309,7 @@ pub fn check_payload(data: &[u8], b: &PayloadBlock) -> Result<(), BlockFailure> 
 /// After a finalized segment's last block, the rest of the preallocated file must be zero.
 pub fn after_last_block(data: &[u8], path: &Path, c: &Cursor) -> SegmentEnd {
     let rest = data.get(c.off..).unwrap_or(&[]);
-    match rest.iter().position(|&x| x != 0) {
+    match super::first_nonzero(rest) {
         None => SegmentEnd::Clean,
         Some(p) => SegmentEnd::Corrupt(corruption_at(
             path,
@@ -371,7 +371,7 @@ pub fn torn_shape(data: &[u8], off: usize, _fail: &BlockFailure) -> bool {
     let block_end = off.saturating_add(BLOCK_BYTES).min(data.len());
     if data
         .get(block_end..)
-        .is_some_and(|rest| rest.iter().any(|&b| b != 0))
+        .is_some_and(|rest| !super::all_zero(rest))
     {
         return false;
     }
@@ -392,10 +392,7 @@ pub fn torn_shape(data: &[u8], off: usize, _fail: &BlockFailure) -> bool {
     let mut page = records.next_multiple_of(PAGE_BYTES);
     while page < block_end {
         let end = (page + PAGE_BYTES).min(block_end);
-        if data
-            .get(page..end)
-            .is_some_and(|p| p.iter().all(|&b| b == 0))
-        {
+        if data.get(page..end).is_some_and(super::all_zero) {
             return true;
         }
         page += PAGE_BYTES;
