@@ -52,6 +52,7 @@ record() {
 
 # The harness's progress log (stderr) is kept next to each report.
 bash bench/scripts/run.sh 2>"$out/stderr.txt"
+mkdir -p "$out/512B-1M"
 bash bench/scripts/run.sh --payload-size 512 --events 1000000 --out "$out/512B-1M" 2>"$out/512B-1M/stderr.txt"
 # walrec's progress notes (stderr) are left out.
 record "$out/walrec_bench.txt" /dev/null "$t/walrec" bench --events 30000000
