@@ -273,19 +273,17 @@ impl From<RecoveryMode> for wal_mode {
 pub unsafe extern "C" fn wal_recovery_options_init(opts: *mut wal_recovery_options) {
     ffi_panic_boundary!({
         check_nonnull!(opts);
-        let d = wal_recovery_options::defaults();
-        let mut v1 = [0u8; RECOVERY_OPTIONS_V1_SIZE];
-        v1[0..4].copy_from_slice(&(RECOVERY_OPTIONS_V1_SIZE as u32).to_ne_bytes());
-        v1[4..8].copy_from_slice(&d.mode.to_ne_bytes());
-        v1[8..16].copy_from_slice(&d.start_event_id.to_ne_bytes());
-        v1[16..20].copy_from_slice(&d.preload_depth.to_ne_bytes());
-        v1[20..24].copy_from_slice(&d.finished_capacity.to_ne_bytes());
-        v1[24..28].copy_from_slice(&d.fallback_after_us.to_ne_bytes());
-        v1[28..32].copy_from_slice(&d.next_event_sample_every.to_ne_bytes());
-        // SAFETY: `opts` is non-NULL and valid for writes of 32 bytes (contract); a byte copy
-        // has no alignment requirement.
+        let mut d = wal_recovery_options::defaults();
+        d.struct_size = RECOVERY_OPTIONS_V1_SIZE as u32;
+        // SAFETY: `opts` is non-NULL and valid for writes of 32 bytes (contract); the first 32
+        // bytes of the struct are the first version's fields (layout asserted above), and a
+        // byte copy has no alignment requirement.
         unsafe {
-            std::ptr::copy_nonoverlapping(v1.as_ptr(), opts.cast::<u8>(), RECOVERY_OPTIONS_V1_SIZE)
+            std::ptr::copy_nonoverlapping(
+                (&d as *const wal_recovery_options).cast::<u8>(),
+                opts.cast::<u8>(),
+                RECOVERY_OPTIONS_V1_SIZE,
+            )
         };
     })
 }
