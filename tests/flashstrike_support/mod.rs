@@ -17,10 +17,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use wal_recovery::flashstrike::block::RawBlockHeader;
@@ -34,6 +31,9 @@ use wal_recovery::{Error, Manager, RecoveryMode, RecoveryOptions, RecoveryReport
 pub mod corpus;
 
 /// The suites' one seeded generator (splitmix64).
+#[path = "../common/guarded.rs"]
+mod guarded;
+
 #[path = "../common/rng.rs"]
 mod rng;
 #[allow(unused_imports)] // the crash suite draws no random numbers
@@ -487,34 +487,14 @@ pub fn guarded_replay(
     max_events: usize,
     limit: Duration,
 ) -> Run {
-    let (tx, rx) = mpsc::channel();
     let dir = dir.to_path_buf();
     let expect = expect.clone();
-    let h = thread::Builder::new()
-        .name("fs-guarded-replay".into())
-        .spawn(move || {
-            let r = catch_unwind(AssertUnwindSafe(|| replay(&dir, opts, &expect, max_events)));
-            let _ = tx.send(r.map_err(|p| {
-                p.downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| p.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "non-string panic".into())
-            }));
-        })
-        .expect("spawn replay thread");
-    match rx.recv_timeout(limit) {
-        Ok(Ok(o)) => {
-            let _ = h.join();
-            Run::Done(Box::new(o))
-        }
-        Ok(Err(p)) => {
-            let _ = h.join();
-            Run::Panicked(p)
-        }
-        Err(RecvTimeoutError::Timeout) => Run::Hung,
-        Err(RecvTimeoutError::Disconnected) => {
-            Run::Panicked("replay thread died without a result".into())
-        }
+    match guarded::guarded("fs-guarded-replay", limit, move || {
+        replay(&dir, opts, &expect, max_events)
+    }) {
+        guarded::Guarded::Done(o) => Run::Done(Box::new(o)),
+        guarded::Guarded::Panicked(p) => Run::Panicked(p),
+        guarded::Guarded::Hung => Run::Hung,
     }
 }
 

@@ -17,11 +17,8 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
@@ -34,6 +31,9 @@ use wal_recovery::{Manager, RecoveryMode, RecoveryOptions, SegmentReader, Writer
 // ---------------------------------------------------------------------------------------------
 
 /// The suites' one seeded generator (splitmix64), shared with the other support modules.
+#[path = "../common/guarded.rs"]
+mod guarded;
+
 #[path = "../common/rng.rs"]
 mod rng;
 #[allow(unused_imports)] // not every suite that includes this module draws random numbers
@@ -329,13 +329,6 @@ pub enum Run {
     Hung,
 }
 
-fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-string panic".into())
-}
-
 /// Replays `dir` to its end (or first error) on the calling thread, checking each payload.
 pub fn replay(dir: &Path, opts: RecoveryOptions, max_events: usize) -> Outcome {
     let start = Instant::now();
@@ -381,28 +374,13 @@ pub fn guarded_replay(
     max_events: usize,
     limit: Duration,
 ) -> Run {
-    let (tx, rx) = mpsc::channel();
     let dir = dir.to_path_buf();
-    let h = thread::Builder::new()
-        .name("guarded-replay".into())
-        .spawn(move || {
-            let r = catch_unwind(AssertUnwindSafe(|| replay(&dir, opts, max_events)));
-            let _ = tx.send(r.map_err(|p| panic_text(&*p)));
-        })
-        .expect("spawn replay thread");
-    match rx.recv_timeout(limit) {
-        Ok(Ok(o)) => {
-            let _ = h.join();
-            Run::Done(Box::new(o))
-        }
-        Ok(Err(p)) => {
-            let _ = h.join();
-            Run::Panicked(p)
-        }
-        Err(RecvTimeoutError::Timeout) => Run::Hung,
-        Err(RecvTimeoutError::Disconnected) => {
-            Run::Panicked("replay thread died without a result".into())
-        }
+    match guarded::guarded("guarded-replay", limit, move || {
+        replay(&dir, opts, max_events)
+    }) {
+        guarded::Guarded::Done(o) => Run::Done(Box::new(o)),
+        guarded::Guarded::Panicked(p) => Run::Panicked(p),
+        guarded::Guarded::Hung => Run::Hung,
     }
 }
 
