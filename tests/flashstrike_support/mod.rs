@@ -31,6 +31,11 @@ use wal_recovery::{Error, Manager, RecoveryMode, RecoveryOptions, RecoveryReport
 pub mod corpus;
 
 /// The suites' one seeded generator (splitmix64).
+#[path = "../common/env.rs"]
+mod env;
+#[allow(unused_imports)] // not every suite that includes this module reads them
+pub use env::{env_count, env_seed};
+
 #[path = "../common/guarded.rs"]
 mod guarded;
 
@@ -44,41 +49,9 @@ pub const PAGE: usize = 4096;
 /// Events per full block, as a `u64`.
 pub const PER_BLOCK: u64 = BLOCK_EVENTS as u64;
 
-/// A seed from the environment variable `var` (decimal or 0x-hex), else `default`.
-pub fn env_seed(var: &str, default: u64) -> u64 {
-    match std::env::var(var) {
-        Ok(s) => {
-            let s = s.trim();
-            let parsed = match s.strip_prefix("0x") {
-                Some(h) => u64::from_str_radix(h, 16),
-                None => s.parse(),
-            };
-            parsed.unwrap_or_else(|_| panic!("{var}={s} is not a number"))
-        }
-        Err(_) => default,
-    }
-}
-
-/// A count from the environment variable `var`, else `default`.
-pub fn env_count(var: &str, default: u64) -> u64 {
-    std::env::var(var)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(default)
-}
-
-/// A unique temporary directory, on tmpfs when `/dev/shm` exists.
+/// A unique temporary directory for test `tag` ([`env::tempdir_with_prefix`]).
 pub fn tempdir(tag: &str) -> tempfile::TempDir {
-    let mut b = tempfile::Builder::new();
-    let prefix = format!("walfs-{tag}-");
-    b.prefix(&prefix);
-    let shm = Path::new("/dev/shm");
-    if shm.is_dir() {
-        if let Ok(d) = b.tempdir_in(shm) {
-            return d;
-        }
-    }
-    b.tempdir().expect("create temp dir")
+    env::tempdir_with_prefix(&format!("walfs-{tag}-"))
 }
 
 // ---------------------------------------------------------------------------------------------

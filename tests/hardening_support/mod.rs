@@ -31,6 +31,11 @@ use wal_recovery::{Manager, RecoveryMode, RecoveryOptions, SegmentReader, Writer
 // ---------------------------------------------------------------------------------------------
 
 /// The suites' one seeded generator (splitmix64), shared with the other support modules.
+#[path = "../common/env.rs"]
+mod env;
+#[allow(unused_imports)] // not every suite that includes this module reads them
+pub use env::{env_count, env_seed};
+
 #[path = "../common/guarded.rs"]
 mod guarded;
 
@@ -38,29 +43,6 @@ mod guarded;
 mod rng;
 #[allow(unused_imports)] // not every suite that includes this module draws random numbers
 pub use rng::Rng;
-
-/// A seed from the environment variable `var` (decimal or 0x-hex), else `default`.
-pub fn env_seed(var: &str, default: u64) -> u64 {
-    match std::env::var(var) {
-        Ok(s) => {
-            let s = s.trim();
-            let parsed = match s.strip_prefix("0x") {
-                Some(h) => u64::from_str_radix(h, 16),
-                None => s.parse(),
-            };
-            parsed.unwrap_or_else(|_| panic!("{var}={s} is not a number"))
-        }
-        Err(_) => default,
-    }
-}
-
-/// A count from the environment variable `var`, else `default`.
-pub fn env_count(var: &str, default: u64) -> u64 {
-    std::env::var(var)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(default)
-}
 
 // ---------------------------------------------------------------------------------------------
 // Payloads
@@ -114,22 +96,9 @@ pub fn payload_matches(i: u64, p: &[u8]) -> bool {
 // Directories and logs
 // ---------------------------------------------------------------------------------------------
 
-/// A unique temporary directory. Prefers tmpfs (`/dev/shm`, the writer fsyncs a lot) unless
-/// `WAL_TEST_TMP` names a base directory.
+/// A unique temporary directory for test `tag` ([`env::tempdir_with_prefix`]).
 pub fn tempdir(tag: &str) -> TempDir {
-    let mut b = tempfile::Builder::new();
-    let prefix = format!("walhard-{tag}-");
-    b.prefix(&prefix);
-    if let Some(base) = std::env::var_os("WAL_TEST_TMP") {
-        return b.tempdir_in(base).expect("create temp dir in WAL_TEST_TMP");
-    }
-    let shm = Path::new("/dev/shm");
-    if shm.is_dir() {
-        if let Ok(d) = b.tempdir_in(shm) {
-            return d;
-        }
-    }
-    b.tempdir().expect("create temp dir")
+    env::tempdir_with_prefix(&format!("walhard-{tag}-"))
 }
 
 /// Directories to remove when the process exits (see [`remove_at_exit`]).
