@@ -218,21 +218,7 @@ pub fn check_block(data: &[u8], c: &Cursor) -> Result<BlockOk, BlockFailure> {
             ),
         ));
     }
-    if u64::from(bh.block_index) != c.block_no {
-        return Err(BlockFailure::new(
-            CorruptionKind::BlockIndex,
-            format!("index {} at position {}", bh.block_index, c.block_no),
-        ));
-    }
-    if bh.first_event_id != c.expect_id {
-        return Err(BlockFailure::new(
-            CorruptionKind::BlockIds,
-            format!(
-                "first event id {} where {} was expected",
-                bh.first_event_id, c.expect_id
-            ),
-        ));
-    }
+    super::check_place(u64::from(bh.block_index), bh.first_event_id, c)?;
     let start = off + BLOCK_HEADER_BYTES;
     let next = off.checked_add(BLOCK_BYTES).filter(|&n| n <= data.len());
     let Some(next) = next else {

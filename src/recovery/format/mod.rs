@@ -304,6 +304,27 @@ pub(crate) fn block_header_at(data: &[u8], off: usize) -> Result<[u8; 64], Block
     Ok(raw)
 }
 
+/// The checks every format makes of a block's place: its index is its position, and its first
+/// id continues the previous block (or the segment's first id).
+pub(crate) fn check_place(index: u64, first_event_id: u64, c: &Cursor) -> Result<(), BlockFailure> {
+    if index != c.block_no {
+        return Err(BlockFailure::new(
+            CorruptionKind::BlockIndex,
+            format!("index {index} at position {}", c.block_no),
+        ));
+    }
+    if first_event_id != c.expect_id {
+        return Err(BlockFailure::new(
+            CorruptionKind::BlockIds,
+            format!(
+                "first event id {first_event_id} where {} was expected",
+                c.expect_id
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks the block at `c` — everything but its payload checksum when `with_payload` is false
 /// (shared verification checks that separately).
 pub fn check_block(

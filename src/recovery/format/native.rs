@@ -38,21 +38,7 @@ pub fn check_block(data: &[u8], c: &Cursor) -> Result<BlockOk, BlockFailure> {
     let off = c.off;
     let raw = super::block_header_at(data, off)?;
     let bh = BlockHeader::decode(&raw).map_err(|e| BlockFailure::new(e.kind, e.detail))?;
-    if u64::from(bh.index) != c.block_no {
-        return Err(BlockFailure::new(
-            CorruptionKind::BlockIndex,
-            format!("index {} at position {}", bh.index, c.block_no),
-        ));
-    }
-    if bh.first_event_id != c.expect_id {
-        return Err(BlockFailure::new(
-            CorruptionKind::BlockIds,
-            format!(
-                "first event id {} where {} was expected",
-                bh.first_event_id, c.expect_id
-            ),
-        ));
-    }
+    super::check_place(u64::from(bh.index), bh.first_event_id, c)?;
     // Native chain values are CRC32C: they fit in the low 32 bits.
     let chain = c.chain as u32;
     if !bh.chain_extends(chain) {
