@@ -318,6 +318,11 @@ static void test_replay(const char *dir) {
         wal_recovery_close(h);
     }
     CHECK_STATUS(wal_recovery_options_init_sized(&ro, 16), WAL_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(wal_recovery_options_init_sized(&ro, 8192), WAL_ERR_INVALID_ARGUMENT);
+    wal_recovery_options_init_sized(&ro, sizeof ro);
+    ro.reserved = 1;
+    CHECK_STATUS(wal_recovery_open(dir, &ro, &h), WAL_ERR_INVALID_ARGUMENT);
+    CHECK(h == NULL && contains(last_message(), "reserved"));
     wal_recovery_options_init_sized(&ro, sizeof ro);
     ro.format = 7;
     CHECK_STATUS(wal_recovery_open(dir, &ro, &h), WAL_ERR_INVALID_ARGUMENT);

@@ -194,3 +194,45 @@ fn resume_from_the_middle_of_a_cold_segment() {
     }
     assert_eq!(want, 20_001);
 }
+
+#[test]
+fn a_directory_of_both_formats_is_refused_naming_a_file_of_each() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut w = wal_recovery::Writer::open(tmp.path(), wal_recovery::WriterOptions::default())
+        .expect("writer");
+    w.append(b"native").unwrap();
+    w.close().unwrap();
+    let fs_file = tmp.path().join("FS.00000000.wal");
+    std::fs::copy(sample("clean").join("FS.00000000.wal"), &fs_file).unwrap();
+    match Manager::open(tmp.path(), RecoveryOptions::default()) {
+        Err(Error::MixedFormats {
+            native,
+            flashstrike,
+        }) => {
+            assert_eq!(native, tmp.path().join("00000000000000000001.wal"));
+            assert_eq!(flashstrike, fs_file);
+        }
+        other => panic!("expected MixedFormats, got {:?}", other.map(|m| m.report())),
+    }
+    // Forcing one format reads it; the other format's file is damage of that log: Strict
+    // refuses, SkipCorrupted delivers the log and reports the file skipped.
+    let forced = |mode| RecoveryOptions {
+        format: FormatChoice::Native,
+        mode,
+        ..RecoveryOptions::default()
+    };
+    match Manager::open(tmp.path(), forced(RecoveryMode::Strict)) {
+        Err(Error::SegmentUnusable { path, reason }) => {
+            assert_eq!(path, fs_file);
+            assert!(reason.contains("format is set to native"), "{reason}");
+        }
+        other => panic!(
+            "expected SegmentUnusable, got {:?}",
+            other.map(|m| m.report())
+        ),
+    }
+    let mut m = Manager::open(tmp.path(), forced(RecoveryMode::SkipCorrupted)).expect("skip");
+    assert_eq!(m.next().expect("next").map(|e| e.id), Some(1));
+    assert_eq!(m.next().expect("next").map(|e| e.id), None);
+    assert_eq!(m.report().segments_skipped[0].path, fs_file);
+}
