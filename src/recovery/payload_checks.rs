@@ -219,6 +219,7 @@ impl PayloadChecks {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::segment::checksum;
 
     const BLOCK: usize = 4096;
 
@@ -233,7 +234,7 @@ mod tests {
         let blocks = (0..n)
             .map(|k| {
                 let (start, end) = (k * BLOCK, (k + 1) * BLOCK);
-                let crc = crc32c::crc32c(&map[start..end]) ^ u32::from(bad == Some(k));
+                let crc = checksum::crc32c(&map[start..end]) ^ u32::from(bad == Some(k));
                 PayloadBlock {
                     start,
                     end,

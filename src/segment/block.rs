@@ -13,6 +13,7 @@
 //! | 36 | 28 | reserved, zero |
 
 use super::bytes::{put, u32_at, u64_at};
+use super::checksum;
 use super::{MAX_BLOCK_PAYLOAD, RECORD_ALIGN};
 use crate::error::CorruptionKind;
 
@@ -46,12 +47,12 @@ pub struct BlockError {
 }
 
 fn header_crc(b: &[u8; 64]) -> u32 {
-    crc32c::crc32c_append(crc32c::crc32c(&b[0..32]), &b[36..64])
+    checksum::crc32c_append(checksum::crc32c(&b[0..32]), &b[36..64])
 }
 
 /// Chain value of a block whose identifying bytes (0..28) are `b`, after `prev`.
 fn chain_of(prev: u32, b: &[u8; 64]) -> u32 {
-    crc32c::crc32c_append(prev, &b[0..28])
+    checksum::crc32c_append(prev, &b[0..28])
 }
 
 impl BlockHeader {
@@ -68,7 +69,7 @@ impl BlockHeader {
             first_event_id,
             event_count,
             payload_len: payload.len() as u32,
-            payload_crc: crc32c::crc32c(payload),
+            payload_crc: checksum::crc32c(payload),
             chain: 0,
         };
         h.chain = chain_of(prev_chain, &h.encode_without_chain());

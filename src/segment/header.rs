@@ -21,6 +21,7 @@
 //! | 60 | 4 | this segment's last chain value (sealed) |
 
 use super::bytes::{put, u16_at, u32_at, u64_at};
+use super::checksum;
 use super::HEADER_BYTES;
 use crate::error::CorruptionKind;
 
@@ -65,7 +66,7 @@ pub struct HeaderError {
 }
 
 fn header_crc(b: &[u8; 64]) -> u32 {
-    crc32c::crc32c_append(crc32c::crc32c(&b[0..8]), &b[12..64])
+    checksum::crc32c_append(checksum::crc32c(&b[0..8]), &b[12..64])
 }
 
 impl SegmentHeader {

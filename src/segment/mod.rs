@@ -17,6 +17,7 @@
 
 pub mod block;
 pub mod bytes;
+pub mod checksum;
 pub mod header;
 pub mod naming;
 pub mod record;

@@ -11,6 +11,7 @@ use super::{
 use crate::error::CorruptionKind;
 use crate::segment::block::{BlockHeader, BLOCK_MAGIC};
 use crate::segment::bytes::header_at;
+use crate::segment::checksum;
 use crate::segment::header::SegmentHeader;
 use crate::segment::{BLOCK_ALIGN, HEADER_BYTES};
 
@@ -100,7 +101,7 @@ pub fn check_payload(data: &[u8], b: &PayloadBlock) -> Result<(), BlockFailure> 
             "payload runs past the end of the file",
         ));
     };
-    let crc = crc32c::crc32c(payload);
+    let crc = checksum::crc32c(payload);
     if u64::from(crc) != b.expect {
         return Err(BlockFailure::new(
             CorruptionKind::PayloadChecksum,
