@@ -3,6 +3,8 @@
 #   * tests/hardening_miri.rs — segment/block header encode/decode, record framing, JSON escaping;
 #   * tests/flashstrike_miri.rs — the FlashStrike decoders: headers, block and payload checks,
 #     fixed framing, RequestEvent, LZ4 frames;
+#   * tests/checksum_crosscheck.rs — crc-fast's portable CRC32C path (Miri detects no SIMD)
+#     against the crc32c crate;
 #   * the library's `ffi::ptr` unit tests — the C ABI's raw-pointer helpers.
 # Usage: bash scripts/miri.sh [EXTRA CARGO TEST SELECTORS...]
 #   e.g. bash scripts/miri.sh --lib -- ffi::status ffi::version   (more in-memory unit tests)
@@ -20,6 +22,7 @@ run() {
 }
 run --test hardening_miri
 run --test flashstrike_miri
+run --test checksum_crosscheck
 run --lib -- ffi::ptr
 if [ "$#" -gt 0 ]; then
   run "$@"

@@ -86,7 +86,7 @@ pub fn measure_segment_verify(path: &Path, reps: usize) -> anyhow::Result<Segmen
     let file = File::open(path)?;
     // SAFETY: the harness does not modify the file while it is mapped.
     let faulted = unsafe { Mmap::map(&file)? };
-    black_box(crc32c::crc32c(black_box(&faulted)));
+    black_box(wal_recovery::segment::checksum::crc32c(black_box(&faulted)));
     let bytes = faulted.len() as u64;
     let (mut ov, mut fresh, mut hot) = (Vec::new(), Vec::new(), Vec::new());
     let mut events = 0;
@@ -112,12 +112,12 @@ pub fn measure_segment_verify(path: &Path, reps: usize) -> anyhow::Result<Segmen
         let f = File::open(path)?;
         // SAFETY: as above.
         let m = unsafe { Mmap::map(&f)? };
-        black_box(crc32c::crc32c(black_box(&m)));
+        black_box(wal_recovery::segment::checksum::crc32c(black_box(&m)));
         fresh.push(t.elapsed().as_secs_f64());
         drop((m, f));
 
         let t = Instant::now();
-        black_box(crc32c::crc32c(black_box(&faulted)));
+        black_box(wal_recovery::segment::checksum::crc32c(black_box(&faulted)));
         hot.push(t.elapsed().as_secs_f64());
     }
     let (ov, fresh, hot) = (Stats::new(ov), Stats::new(fresh), Stats::new(hot));

@@ -3,7 +3,8 @@
 //! The files (the baseline log, or every segment of wal_recovery's log) are mapped once and
 //! touched once (untimed), then, per rep:
 //! * memory read bandwidth: sum every u64 of every already-faulted map;
-//! * raw CRC32C throughput: `crc32c::crc32c` over each whole mapped file, one call per file.
+//! * raw CRC32C throughput: the library's own CRC32C (`segment::checksum::crc32c`, crc-fast) over
+//!   each whole mapped file, one call per file.
 //!
 //! Throughput is total file bytes / time, GB = 1e9 B.
 
@@ -71,7 +72,7 @@ pub fn measure_files(paths: &[PathBuf], reps: usize) -> anyhow::Result<Limits> {
         mem.push(t.elapsed().as_secs_f64());
         let t = Instant::now();
         for m in &maps {
-            black_box(crc32c::crc32c(black_box(m)));
+            black_box(wal_recovery::segment::checksum::crc32c(black_box(m)));
         }
         crc.push(t.elapsed().as_secs_f64());
     }

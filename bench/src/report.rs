@@ -253,7 +253,7 @@ impl Report {
                 );
                 let _ = writeln!(
                     s,
-                    "| CRC32C (crc32c crate, whole map) | {} | {} | {} | {:.2} / {:.2} |",
+                    "| CRC32C (crc-fast, whole map) | {} | {} | {} | {:.2} / {:.2} |",
                     l.bytes,
                     secs(l.crc32c.min_s),
                     secs(l.crc32c.median_s),

@@ -57,7 +57,10 @@ impl System for MmapBaseline {
         let mut buf = Vec::with_capacity(2 * CHUNK);
         for p in events.iter() {
             let len = u32::try_from(p.len())?.to_le_bytes();
-            let crc = crc32c::crc32c_append(crc32c::crc32c(&len), p);
+            let crc = wal_recovery::segment::checksum::crc32c_append(
+                wal_recovery::segment::checksum::crc32c(&len),
+                p,
+            );
             buf.extend_from_slice(&len);
             buf.extend_from_slice(p);
             buf.extend_from_slice(&crc.to_le_bytes());
@@ -95,7 +98,7 @@ fn walk<const CRC: bool>(data: &[u8]) -> anyhow::Result<(u64, u64)> {
         if CRC {
             let stored = u32::from_le_bytes(data[end..end + 4].try_into().unwrap());
             anyhow::ensure!(
-                crc32c::crc32c(&data[off..end]) == stored,
+                wal_recovery::segment::checksum::crc32c(&data[off..end]) == stored,
                 "CRC mismatch at {off}"
             );
         }

@@ -431,7 +431,7 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
         // SAFETY: read-only map of a file in our own temporary directory that nobody modifies.
         let map = unsafe { memmap2::Mmap::map(&f) }
             .map_err(|e| Failure::io("bench: mmap", &first_seg, &e))?;
-        let crc = crc32c::crc32c(&map);
+        let crc = wal_recovery::segment::checksum::crc32c(&map);
         let dc = t.elapsed();
         black_box(crc);
         drop(map);
