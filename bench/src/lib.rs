@@ -13,6 +13,7 @@ pub mod candidate;
 pub mod chart;
 pub mod cold;
 pub mod events;
+pub mod hog;
 pub mod limits;
 pub mod report;
 pub mod systems;
@@ -52,6 +53,8 @@ pub struct Config {
     pub only: Vec<String>,
     /// Segment size of wal_recovery's writer (default 64 MiB, its `WriterOptions` default).
     pub wal_segment_bytes: u64,
+    /// Keep one core busy with a CPU hog for the whole run ([`hog`]).
+    pub busy_core: bool,
 }
 
 impl Default for Config {
@@ -68,6 +71,7 @@ impl Default for Config {
             cold: true,
             only: Vec::new(),
             wal_segment_bytes: systems::WAL_SEGMENT_BYTES,
+            busy_core: false,
         }
     }
 }
@@ -101,6 +105,14 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         });
         anyhow::ensure!(!systems.is_empty(), "no system matches {:?}", cfg.only);
     }
+
+    // Started before anything is written or replayed, stopped when `run` returns.
+    let _hog = if cfg.busy_core {
+        log("busy core: a CPU hog thread runs for the whole measurement".to_string());
+        Some(hog::Hog::start()?)
+    } else {
+        None
+    };
 
     let scratch = match &cfg.data_dir {
         Some(d) => {
@@ -369,6 +381,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
                 warm: (&warm_phase).into(),
                 cold_phase: cold_phase.as_ref().map(Into::into),
                 segment_verify: sv,
+                busy_core: cfg.busy_core,
             },
         );
         if c.warm.handoff.count > 0 {
@@ -385,6 +398,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<Report> {
         events: events.count(),
         payload_size: events.payload_size(),
         reps: cfg.reps,
+        busy_core: cfg.busy_core,
         payload_bytes: events.payload_bytes(),
         systems: results,
         datasets,

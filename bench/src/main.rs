@@ -43,6 +43,9 @@ struct Cli {
     /// Segment size of wal_recovery's writer, in bytes.
     #[arg(long, default_value_t = wal_bench::systems::WAL_SEGMENT_BYTES)]
     wal_segment_bytes: u64,
+    /// Keep one core busy with a CPU hog thread for the whole run (the loaded-host figures).
+    #[arg(long)]
+    busy_core: bool,
 }
 
 fn main() -> ExitCode {
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         cold: !cli.no_cold,
         only: cli.only,
         wal_segment_bytes: cli.wal_segment_bytes,
+        busy_core: cli.busy_core,
         ..Config::default()
     };
     if let Some(out) = cli.out {

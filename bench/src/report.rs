@@ -128,6 +128,8 @@ pub struct Report {
     pub events: u64,
     pub payload_size: usize,
     pub reps: usize,
+    /// Whether a CPU hog kept one core busy during the run (`--busy-core`).
+    pub busy_core: bool,
     pub payload_bytes: u64,
     pub systems: Vec<SystemResult>,
     pub datasets: Vec<DataSet>,
@@ -172,6 +174,7 @@ impl Report {
                 "events": self.events,
                 "payload_size": self.payload_size,
                 "reps": self.reps,
+                "busy_core": self.busy_core,
                 "payload_bytes": self.payload_bytes,
             },
             "systems": keyed(self.systems.iter().map(|s| (s.name.clone(), val(s))).collect()),
@@ -195,8 +198,15 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "## Warm replay (page cache): {} events x {} B payload, {} reps\n",
-            self.events, self.payload_size, self.reps
+            "## Warm replay (page cache): {} events x {} B payload, {} reps{}\n",
+            self.events,
+            self.payload_size,
+            self.reps,
+            if self.busy_core {
+                ", one core kept busy by a CPU hog (--busy-core)"
+            } else {
+                ""
+            }
         );
         s.push_str(
             "M ev/s, ns/ev and MB/s are from the median time. \"vs fastest peer\" = fastest \

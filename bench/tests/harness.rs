@@ -34,6 +34,7 @@ fn tiny_run_all_systems_correct() {
         only: Vec::new(),
         // Small segments so that the tiny log still has segment handoffs.
         wal_segment_bytes: 256 << 10,
+        busy_core: false,
     };
     let report = run(&cfg).unwrap();
     assert!(report.failures().is_empty(), "{:?}", report.failures());
@@ -178,4 +179,39 @@ fn tiny_run_all_systems_correct() {
     assert!(md.contains("| wal_recovery (Rust API) |"));
     assert!(md.contains("### Goals"));
     assert!(md.contains("Segment handoff latency"));
+}
+
+/// `--busy-core`: the run happens under the hog, says so, and judges the scan goal at 0.5x.
+#[test]
+fn busy_core_run_is_labelled_and_judged_against_its_goal() {
+    let out = tempfile::tempdir().unwrap();
+    let cfg = Config {
+        events: 20_000,
+        reps: 1,
+        out_dir: out.path().to_path_buf(),
+        cold: false,
+        only: vec!["wal_recovery (Rust API)".into(), "no CRC".into()],
+        wal_segment_bytes: 256 << 10,
+        busy_core: true,
+        ..Config::default()
+    };
+    let report = run(&cfg).unwrap();
+    assert!(report.failures().is_empty(), "{:?}", report.failures());
+    assert!(report.busy_core);
+    assert_eq!(report.to_json()["config"]["busy_core"], true);
+    assert!(report
+        .to_markdown()
+        .contains("one core kept busy by a CPU hog (--busy-core)"));
+    let goals = &report.candidate.as_ref().expect("wal_recovery ran").goals;
+    let scan = goals
+        .iter()
+        .find(|g| g.goal.contains("unverified mmap scan"))
+        .expect("scan goal");
+    assert_eq!(scan.target, 0.5);
+    assert!(
+        scan.goal.contains("both with one core kept busy"),
+        "{}",
+        scan.goal
+    );
+    assert!(scan.measured.is_some(), "the scan baseline ran: {scan:?}");
 }
