@@ -558,8 +558,8 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
             name: "replay throughput (median)",
             value: on.median,
             unit: "M events/s",
-            goal: ">= 150",
-            met: on.median >= 150.0,
+            goal: ">= 250",
+            met: on.median >= 250.0,
         },
         Goal {
             key: "verify_crc_ratio",
