@@ -246,6 +246,8 @@ void test_prefix() {
     CHECK(sanitize_prefix("\xc3\xa9") == "wal_recovery");
     CHECK(sanitize_prefix("\xc3\xbc:z") == "_:z");
     CHECK(sanitize_prefix(":a:b_9") == ":a:b_9");
+    CHECK(sanitize_prefix("a__b") == "a__b");  // valid: unchanged
+    CHECK(sanitize_prefix("a__b-") == "a_b");
 }
 
 void test_replay(const std::string& dir) {

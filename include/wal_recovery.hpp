@@ -258,7 +258,7 @@ Status render(Call&& call, Message&& message, std::string& out) {
         std::size_t again = 0;
         s = call(out.data(), out.size(), &again);
         if (s == WAL_OK) {
-            out.resize(again - 1);  // drop the NUL
+            out.resize(again == 0 ? 0 : again - 1);  // drop the NUL
             return Status();
         }
         needed = again + again / 4 + 64;  // the text grew while the replay moved
@@ -477,12 +477,20 @@ public:
 /// A plain-data copy of every metric (the C struct, filled by wal_telemetry_snapshot).
 using TelemetrySnapshot = wal_telemetry;
 
-/// Makes any string a valid metric prefix, as the library does: characters outside
-/// [a-zA-Z0-9_:] become '_', a leading digit gets a '_' in front, runs of '_' collapse, trailing
-/// '_' go, and an empty result becomes "wal_recovery". Valid prefixes come back unchanged.
+/// Makes any string a valid metric prefix ([a-zA-Z_:][a-zA-Z0-9_:]*, not ending in '_'), as the
+/// library does: valid prefixes come back unchanged; otherwise characters outside [a-zA-Z0-9_:]
+/// become '_', a leading digit gets a '_' in front, runs of '_' collapse, trailing '_' go, and an
+/// empty result becomes "wal_recovery".
 inline std::string sanitize_prefix(std::string_view prefix) {
     auto start = [](unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':'; };
     auto inner = [&](unsigned char c) { return start(c) || (c >= '0' && c <= '9'); };
+    bool valid = !prefix.empty() && start(static_cast<unsigned char>(prefix[0])) && prefix.back() != '_';
+    for (std::size_t i = 1; valid && i < prefix.size(); i++) {
+        valid = inner(static_cast<unsigned char>(prefix[i]));
+    }
+    if (valid) {
+        return std::string(prefix);
+    }
     std::string out;
     if (!prefix.empty() && prefix[0] >= '0' && prefix[0] <= '9') {
         out.push_back('_');
