@@ -27,6 +27,7 @@ for tool in cmake g++ clang++ python3 readelf; do
     command -v "$tool" >/dev/null || die "$tool not found (.ci/run installs cmake and clang: apt-get install cmake clang)"
 done
 
+start=$(date +%s)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 walrec_bin() {
@@ -61,31 +62,46 @@ fi
 strict=(-Wall -Wextra -Wpedantic -Werror)
 echo "== header alone, included twice, the minimal contract: g++/clang++ x C++17/C++20"
 "$(walrec_bin)" gen "$work/contract-log" --events 1000 --payload-size 10 >/dev/null
+header_checks() {  # $1 compiler, $2 standard
+    local cxx=$1 std=$2 out
+    "$cxx" -std=c++$std "${strict[@]}" -I"$prefix/include" cpp_tests/header_alone.cpp cpp_tests/double_include.cpp \
+        -o "$work/double-$cxx-$std" "${link[@]}"
+    "$work/double-$cxx-$std"
+    "$cxx" -std=c++$std "${strict[@]}" -I"$prefix/include" cpp_tests/contract.cpp -o "$work/contract-$cxx-$std" "${link[@]}"
+    out=$("$work/contract-$cxx-$std" "$work/contract-log")
+    [[ "$(head -n 1 <<<"$out")" == "1000 500500 10000 WAL_OK" ]] || die "contract ($cxx C++$std): $(head -n 1 <<<"$out")"
+    grep -q '^\[replay\] WAL Recovery Telemetry:$' <<<"$out" || die "contract ($cxx C++$std): no telemetry dump"
+}
+# Two at a time (one per core); any failure fails the script.
 for cxx in g++ clang++; do
-    for std in 17 20; do
-        exe="$work/double-$cxx-$std"
-        "$cxx" -std=c++$std "${strict[@]}" -I"$prefix/include" cpp_tests/header_alone.cpp cpp_tests/double_include.cpp \
-            -o "$exe" "${link[@]}"
-        "$exe"
-        "$cxx" -std=c++$std "${strict[@]}" -I"$prefix/include" cpp_tests/contract.cpp -o "$work/contract" "${link[@]}"
-        out=$("$work/contract" "$work/contract-log")
-        [[ "$(head -n 1 <<<"$out")" == "1000 500500 10000 WAL_OK" ]] || die "contract ($cxx C++$std): $(head -n 1 <<<"$out")"
-        grep -q '^\[replay\] WAL Recovery Telemetry:$' <<<"$out" || die "contract ($cxx C++$std): no telemetry dump"
-    done
+    header_checks "$cxx" 17 &
+    p17=$!
+    header_checks "$cxx" 20 &
+    p20=$!
+    wait "$p17" || die "header checks failed ($cxx C++17)"
+    wait "$p20" || die "header checks failed ($cxx C++20)"
 done
 
 echo "== wrapper tests under ASan + UBSan"
 san=(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -g -O1)
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-for cfg in "g++ 17" "clang++ 20 -DWAL_RECOVERY_EXCEPTIONS"; do
-    read -r cxx std defs <<<"$cfg"
-    exe="$work/wrapper-$cxx-$std"
-    # shellcheck disable=SC2086 # $defs is empty or one flag
-    "$cxx" -std=c++$std $defs "${strict[@]}" "${san[@]}" -I"$prefix/include" cpp_tests/wrapper.cpp -o "$exe" "${link[@]}"
+build_wrapper() {  # $1 compiler, $2 standard, $3 extra define (or empty)
+    # shellcheck disable=SC2086 # $3 is empty or one flag
+    "$1" -std=c++$2 $3 "${strict[@]}" "${san[@]}" -I"$prefix/include" cpp_tests/wrapper.cpp \
+        -o "$work/wrapper-$1-$2" "${link[@]}"
+}
+build_wrapper g++ 17 "" &
+pg=$!
+build_wrapper clang++ 20 -DWAL_RECOVERY_EXCEPTIONS &
+pc=$!
+wait "$pg" || die "building the wrapper tests with g++ failed"
+wait "$pc" || die "building the wrapper tests with clang++ failed"
+for variant in g++-17 clang++-20; do
+    exe="$work/wrapper-$variant"
     nm "$exe" | grep '__asan_init' >/dev/null || die "$exe is not built with ASan"
-    mkdir -p "$work/run-$cxx-$std"
-    "$exe" "$work/run-$cxx-$std" "$ROOT/tests/data/flashstrike"
+    mkdir -p "$work/run-$variant"
+    "$exe" "$work/run-$variant" "$ROOT/tests/data/flashstrike"
 done
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
@@ -164,9 +180,10 @@ if findver 0.2 v02; then die "find_package(wal_recovery 0.2) accepted 0.1.x"; fi
 grep -q 'not compatible\|version:' "$work/findver.log" || { cat "$work/findver.log" >&2; die "no version message"; }
 if findver 1 v1; then die "find_package(wal_recovery 1) accepted 0.1.x"; fi
 
-echo "== overhead benchmark, smoke size (the figures: bash scripts/cpp.sh bench)"
+echo "== overhead benchmark, smoke size: both loops build, run and agree (figures: bash scripts/cpp.sh bench)"
 build_bench "$work/bench"
 "$walrec" gen "$work/bench-log" --events 200K >/dev/null
-"$work/bench" "$work/bench-log" 3 | tail -n 3
+"$work/bench" "$work/bench-log" 3 >"$work/bench.txt" || { cat "$work/bench.txt" >&2; die "benchmark smoke failed"; }
+grep -q '^events per replay      : 200000$' "$work/bench.txt" || die "benchmark smoke: $(cat "$work/bench.txt")"
 
-echo "cpp.sh: every C++ check passed"
+echo "cpp.sh: every C++ check passed ($(( $(date +%s) - start ))s)"
