@@ -5,7 +5,12 @@
 #   PREFIX/lib/libwal_recovery.so               symlink to it (for -lwal_recovery)
 #   PREFIX/lib/libwal_recovery.a                the static library
 #   PREFIX/include/wal_recovery.h               the C header (from include/)
+#   PREFIX/include/wal_recovery.hpp             the header-only C++17 API over it
 #   PREFIX/lib/pkgconfig/wal_recovery.pc        pkg-config file for PREFIX
+#   PREFIX/lib/cmake/wal_recovery/wal_recoveryConfig.cmake         CMake package (find_package):
+#   PREFIX/lib/cmake/wal_recovery/wal_recoveryConfigVersion.cmake  targets wal_recovery::wal_recovery
+#                                               (shared) and wal_recovery::wal_recovery_static;
+#                                               paths relative to the file, so PREFIX can move
 #
 # Usage: scripts/install.sh PREFIX
 set -euo pipefail
@@ -37,9 +42,21 @@ OUT="$TARGET_DIR/release"
 SO="$OUT/libwal_recovery.so"
 STATIC="$OUT/libwal_recovery.a"
 HEADER="$ROOT/include/wal_recovery.h"
+CXX_HEADER="$ROOT/include/wal_recovery.hpp"
+CMAKE_TEMPLATES="$ROOT/cmake"
 [[ -f "$SO" ]] || die "shared library not built: $SO is missing"
 [[ -f "$STATIC" ]] || die "static library not built: $STATIC is missing"
 [[ -f "$HEADER" ]] || die "C header not found: $HEADER does not exist (it is generated into include/ by the library build; nothing was installed)"
+[[ -f "$CXX_HEADER" ]] || die "C++ header not found: $CXX_HEADER does not exist"
+for t in wal_recoveryConfig.cmake.in wal_recoveryConfigVersion.cmake.in; do
+    [[ -f "$CMAKE_TEMPLATES/$t" ]] || die "CMake template not found: $CMAKE_TEMPLATES/$t"
+done
+ABI="$(sed -n 's/^#define WAL_RECOVERY_ABI_VERSION \([0-9]*\)$/\1/p' "$HEADER")"
+[[ -n "$ABI" ]] || die "no WAL_RECOVERY_ABI_VERSION in $HEADER"
+
+# System libraries the static archive needs, as `cargo rustc -- --print native-static-libs`
+# reports them for x86_64/aarch64-unknown-linux-gnu (libc itself is linked anyway).
+NATIVE_STATIC_LIBS=(gcc_s util rt pthread m dl)
 
 # The SONAME the library was linked with (set by build.rs); libwal_recovery.so.1 if none.
 SONAME=""
@@ -66,12 +83,14 @@ PREFIX="$(cd "$1" && pwd)"
 LIBDIR="$PREFIX/lib"
 INCDIR="$PREFIX/include"
 PCDIR="$LIBDIR/pkgconfig"
-mkdir -p "$LIBDIR" "$INCDIR" "$PCDIR"
+CMAKEDIR="$LIBDIR/cmake/wal_recovery"
+mkdir -p "$LIBDIR" "$INCDIR" "$PCDIR" "$CMAKEDIR"
 
 install -m 0755 "$SO" "$LIBDIR/$SONAME"
 ln -sfn "$SONAME" "$LIBDIR/libwal_recovery.so"
 install -m 0644 "$STATIC" "$LIBDIR/libwal_recovery.a"
 install -m 0644 "$HEADER" "$INCDIR/wal_recovery.h"
+install -m 0644 "$CXX_HEADER" "$INCDIR/wal_recovery.hpp"
 
 cat >"$PCDIR/wal_recovery.pc" <<EOF
 prefix=$PREFIX
@@ -83,14 +102,32 @@ Name: wal_recovery
 Description: $DESCRIPTION
 Version: $VERSION
 Libs: -L\${libdir} -lwal_recovery
-Libs.private: -lpthread -ldl -lm
+Libs.private: $(printf -- '-l%s ' "${NATIVE_STATIC_LIBS[@]}" | sed 's/ $//')
 Cflags: -I\${includedir}
 EOF
 chmod 0644 "$PCDIR/wal_recovery.pc"
+
+# CMake: pthread as Threads::Threads (the config finds it), the rest by name.
+CMAKE_STATIC_LIBS=""
+for l in "${NATIVE_STATIC_LIBS[@]}"; do
+    [[ "$l" == pthread ]] && l="Threads::Threads"
+    CMAKE_STATIC_LIBS="${CMAKE_STATIC_LIBS:+$CMAKE_STATIC_LIBS;}$l"
+done
+subst() {
+    sed -e "s|@WAL_VERSION@|$VERSION|g" -e "s|@WAL_SONAME@|$SONAME|g" -e "s|@WAL_ABI@|$ABI|g" \
+        -e "s|@WAL_STATIC_LIBS@|$CMAKE_STATIC_LIBS|g" "$1" >"$2"
+    if grep -n '@WAL_[A-Z_]*@' "$2" >&2; then die "unsubstituted placeholder in $2"; fi
+    chmod 0644 "$2"
+}
+subst "$CMAKE_TEMPLATES/wal_recoveryConfig.cmake.in" "$CMAKEDIR/wal_recoveryConfig.cmake"
+subst "$CMAKE_TEMPLATES/wal_recoveryConfigVersion.cmake.in" "$CMAKEDIR/wal_recoveryConfigVersion.cmake"
 
 echo "install.sh: installed wal_recovery $VERSION into $PREFIX:" >&2
 echo "  $LIBDIR/$SONAME" >&2
 echo "  $LIBDIR/libwal_recovery.so -> $SONAME" >&2
 echo "  $LIBDIR/libwal_recovery.a" >&2
 echo "  $INCDIR/wal_recovery.h" >&2
+echo "  $INCDIR/wal_recovery.hpp" >&2
 echo "  $PCDIR/wal_recovery.pc" >&2
+echo "  $CMAKEDIR/wal_recoveryConfig.cmake" >&2
+echo "  $CMAKEDIR/wal_recoveryConfigVersion.cmake" >&2

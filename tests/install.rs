@@ -1,7 +1,9 @@
 //! `scripts/install.sh PREFIX` installs a usable library: the shared library under its SONAME
-//! with the development symlink, the static library, the header and a pkg-config file. This
-//! test installs into a temporary prefix and builds the README's C example against it with
-//! `pkg-config --cflags --libs wal_recovery` — dynamically and statically — and runs both.
+//! with the development symlink, the static library, the C and C++ headers, a pkg-config file and
+//! a relocatable CMake package. This test installs into a temporary prefix and builds the README's
+//! C example against it with `pkg-config --cflags --libs wal_recovery` — dynamically and
+//! statically — and runs both. (`scripts/cpp.sh` builds a CMake project with `find_package`
+//! against a moved prefix.)
 
 use std::path::Path;
 use std::process::Command;
@@ -63,6 +65,36 @@ fn install_then_build_the_readme_example_with_pkg_config() {
     assert_eq!(link, Path::new("libwal_recovery.so.1"));
     assert!(lib.join("libwal_recovery.a").is_file());
     assert!(prefix.join("include/wal_recovery.h").is_file());
+    assert!(prefix.join("include/wal_recovery.hpp").is_file());
+    let cmake_dir = lib.join("cmake/wal_recovery");
+    let config = std::fs::read_to_string(cmake_dir.join("wal_recoveryConfig.cmake")).unwrap();
+    for target in [
+        "add_library(wal_recovery::wal_recovery SHARED IMPORTED)",
+        "add_library(wal_recovery::wal_recovery_static STATIC IMPORTED)",
+        "IMPORTED_SONAME \"libwal_recovery.so.1\"",
+        "INTERFACE_LINK_LIBRARIES \"gcc_s;util;rt;Threads::Threads;m;dl\"",
+    ] {
+        assert!(config.contains(target), "{target} in\n{config}");
+    }
+    assert!(
+        !config.contains("@WAL_"),
+        "unsubstituted placeholder:\n{config}"
+    );
+    // Relocatable: every path is relative to the config file, none names the prefix.
+    let prefix_text = std::fs::canonicalize(&prefix).unwrap();
+    assert!(
+        !config.contains(prefix_text.to_str().unwrap()),
+        "absolute prefix in\n{config}"
+    );
+    let version =
+        std::fs::read_to_string(cmake_dir.join("wal_recoveryConfigVersion.cmake")).unwrap();
+    assert!(
+        version.contains(&format!(
+            "set(PACKAGE_VERSION \"{}\")",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{version}"
+    );
     let pc = std::fs::read_to_string(lib.join("pkgconfig/wal_recovery.pc")).unwrap();
     assert!(
         pc.contains(&format!("Version: {}", env!("CARGO_PKG_VERSION"))),
