@@ -1034,6 +1034,54 @@ fn record_framing_errors_are_typed_and_return_nothing_wrong() {
     );
 }
 
+/// The reader's fast path for a record as long as the previous one (`SegmentReader::next_fast`)
+/// checks bounds exactly like the full decode: a length prefix repeating the previous length
+/// whose payload would overrun the block is a framing error, after a run of equal lengths in
+/// this block and across blocks.
+#[test]
+fn record_of_a_repeated_length_that_overruns_is_a_framing_error() {
+    let tmp = fast_tempdir();
+    let twelve: [&[u8]; 3] = [b"aaaaaaaaaaaa", b"bbbbbbbbbbbb", b"cccccccccccc"];
+    // Block 1: one 12-byte record, then a prefix announcing 12 more bytes with only 4 left.
+    let mut overrun = records(&[b"dddddddddddd"]);
+    overrun.extend_from_slice(&12u32.to_le_bytes());
+    overrun.extend_from_slice(&[0; 4]);
+    let p = tmp.path().join("repeat-overrun.wal");
+    craft_segment(&p, &[(3, records(&twelve)), (2, overrun)]);
+    let mut r = SegmentReader::open_verified(&p).expect("open");
+    assert_eq!(r.end(), &SegmentEnd::Clean);
+    let (got, err) = read_until_error(&mut r);
+    assert_eq!(
+        got,
+        vec![
+            (1, b"aaaaaaaaaaaa".to_vec()),
+            (2, b"bbbbbbbbbbbb".to_vec()),
+            (3, b"cccccccccccc".to_vec()),
+            (4, b"dddddddddddd".to_vec())
+        ]
+    );
+    let c = expect_corrupt_err(&err.expect("framing error")).clone();
+    assert_eq!(
+        (c.kind, c.block),
+        (CorruptionKind::RecordFraming, Some(1)),
+        "{c}"
+    );
+
+    // Lengths that change and come back are each decoded exactly.
+    let mixed: [&[u8]; 6] = [b"x", b"yy", b"yy", b"", b"zzzzzzzzz", b"yy"];
+    let p = tmp.path().join("mixed.wal");
+    craft_segment(&p, &[(6, records(&mixed))]);
+    let mut r = SegmentReader::open_verified(&p).expect("open");
+    let (got, err) = read_until_error(&mut r);
+    assert!(err.is_none(), "{err:?}");
+    let want: Vec<(u64, Vec<u8>)> = mixed
+        .iter()
+        .enumerate()
+        .map(|(k, p)| (k as u64 + 1, p.to_vec()))
+        .collect();
+    assert_eq!(got, want);
+}
+
 // ---------------------------------------------------------------------------------------------
 // End to end: a strict Manager replay over damaged data returns nothing wrong
 
