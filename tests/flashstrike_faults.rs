@@ -58,6 +58,7 @@ use flashstrike_support::*;
 use wal_recovery::flashstrike::generate::{write_log, LogSpec, Scenario};
 use wal_recovery::recovery::segment_reader::SegmentEnd;
 use wal_recovery::SegmentReader;
+use wal_recovery::{CorruptionKind, RecoveryMode};
 
 fn ci_sizes() -> Sizes {
     Sizes {
@@ -318,4 +319,106 @@ fn deleted_active_segment_goes_unnoticed() {
     let file = "FS.00000001.wal".to_string();
     let f = check_one("crash", Fault::Delete { file });
     assert!(f.is_empty(), "{}", f.join("\n"));
+}
+
+/// Payload checks are claimed four FlashStrike blocks at a time (their chained XXH64s computed
+/// together). A flipped payload bit (not an id byte) in each position of a group — first,
+/// middle, last, and the block after the last whole group — is never delivered: Strict stops
+/// exactly before that block with a chain mismatch; SkipCorrupted ends that segment's valid
+/// prefix there, reports the rest of the segment lost and goes on with the next segment.
+/// Segments of 9 full blocks, so every segment holds two whole groups and a single block.
+#[test]
+fn payload_flip_in_each_position_of_a_check_group_is_never_delivered() {
+    const BLOCKS: u32 = 9;
+    let base = tempdir("fs-group");
+    let orig = base.path().join("orig");
+    fs::create_dir_all(&orig).unwrap();
+    let events = u64::from(BLOCKS) * PER_BLOCK * 2;
+    write_log(
+        &orig,
+        &LogSpec {
+            scenario: Scenario::Clean,
+            events,
+            blocks_per_segment: BLOCKS,
+            cold_segments: 0,
+            restart_gap: 0,
+        },
+    )
+    .expect("write log");
+    let first_seg = read_log(&orig)
+        .into_iter()
+        .find(|f| f.ids().map(|(lo, _)| lo) == Some(1))
+        .expect("segment holding id 1");
+    for block in [0usize, 1, 3, 4, 7, 8] {
+        let dir = base.path().join(format!("flip-{block}"));
+        fs::create_dir_all(&dir).unwrap();
+        for e in fs::read_dir(&orig).unwrap() {
+            let e = e.unwrap();
+            fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+        }
+        // Record 5 of the block, byte 20 (the price field): only the chained XXH64 covers it.
+        let off =
+            SegFile::block_at(block) + wal_recovery::flashstrike::BLOCK_HEADER_BYTES + 5 * 64 + 20;
+        let path = dir.join(&first_seg.name);
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[off] ^= 0x10;
+        fs::write(&path, bytes).unwrap();
+        let lo = block as u64 * PER_BLOCK + 1;
+        let hi = u64::from(BLOCKS) * PER_BLOCK; // the segment's last id
+
+        let strict = replay(
+            &dir,
+            ropts(RecoveryMode::Strict),
+            &Expect::default(),
+            1 << 20,
+        );
+        assert!(
+            strict.wrong.is_empty() && strict.misframed.is_empty(),
+            "block {block}: {}",
+            strict.summary()
+        );
+        let want: Vec<(u64, u64)> = if lo > 1 { vec![(1, lo - 1)] } else { vec![] };
+        assert_eq!(strict.ranges(), want, "block {block}: {}", strict.summary());
+        let err = strict
+            .end_err
+            .as_ref()
+            .expect("strict fails at the damaged block");
+        assert_eq!(
+            err.corruption().map(|c| c.kind),
+            Some(CorruptionKind::ChainMismatch),
+            "block {block}: {err}"
+        );
+
+        let skip = replay(
+            &dir,
+            ropts(RecoveryMode::SkipCorrupted),
+            &Expect::default(),
+            1 << 20,
+        );
+        assert!(
+            skip.wrong.is_empty() && skip.misframed.is_empty(),
+            "block {block}: {}",
+            skip.summary()
+        );
+        let mut want = Vec::new();
+        if lo > 1 {
+            want.push((1, lo - 1));
+        }
+        want.push((hi + 1, events));
+        assert_eq!(skip.ranges(), want, "block {block}: {}", skip.summary());
+        let lost: Vec<(u64, Option<u64>)> = skip
+            .report
+            .as_ref()
+            .expect("report")
+            .lost
+            .iter()
+            .map(|l| (l.first_id, l.last_id))
+            .collect();
+        assert_eq!(
+            lost,
+            vec![(lo, Some(hi))],
+            "block {block}: {}",
+            skip.summary()
+        );
+    }
 }

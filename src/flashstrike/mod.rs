@@ -22,6 +22,7 @@ pub mod cold;
 pub mod event;
 pub mod generate;
 pub mod header;
+pub mod xxh64_x4;
 
 /// Size of the segment header at offset 0 of every segment file.
 pub const HEADER_BYTES: usize = 64;

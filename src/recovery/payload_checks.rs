@@ -14,7 +14,9 @@
 //! bytes the replay then read from memory a second time; claiming in order made replay 8–13 %
 //! faster (wal-bench and `replay_throughput`, side by side; BENCHMARKS.md).
 //! When the block the replay needs is being checked by the preloader, the replay checks the
-//! next unclaimed block meanwhile instead of waiting.
+//! next unclaimed block meanwhile instead of waiting. A claim takes a *group* of consecutive
+//! blocks ([`format::check_group`]): one native block, four FlashStrike blocks, whose chained
+//! XXH64s are computed together four times as fast as one after another.
 //!
 //! One atomic counter holds the first unclaimed block; a claim is a compare-and-swap that
 //! advances it, so blocks are claimed in order and each is checked exactly once, and the result
@@ -28,6 +30,9 @@ use super::format::{self, Format, PayloadBlock};
 use memmap2::Mmap;
 
 use super::telemetry::now_ns;
+
+/// Most blocks one claim takes.
+const MAX_GROUP: usize = 4;
 
 const PENDING: u8 = 0;
 const OK: u8 = 1;
@@ -69,6 +74,8 @@ pub struct PayloadChecks {
     state: Vec<AtomicU8>,
     /// Number of blocks (block indexes fit in `u32`).
     n: u32,
+    /// Blocks claimed and checked together ([`format::check_group`], at most [`MAX_GROUP`]).
+    group: u32,
     /// The first unclaimed block: blocks before it are claimed (checked or being checked).
     /// Both threads compare-and-swap it once per block; its own line keeps that off the fields
     /// above.
@@ -90,6 +97,7 @@ impl PayloadChecks {
             blocks,
             state,
             n,
+            group: format::check_group(format).clamp(1, MAX_GROUP) as u32,
             next: Line(AtomicU32::new(0)),
             ns_reader: Line(AtomicU64::new(0)),
             ns_preloader: Line(AtomicU64::new(0)),
@@ -132,45 +140,48 @@ impl PayloadChecks {
         self.next.0.load(Ordering::Acquire) < self.n
     }
 
-    /// Claims the first unclaimed block, if any.
-    fn claim(&self) -> Option<usize> {
+    /// Claims the first unclaimed blocks — up to a group of them, `[first, end)` — if any.
+    fn claim(&self) -> Option<(usize, usize)> {
         self.next
             .0
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |k| {
-                (k < self.n).then_some(k + 1)
+                (k < self.n).then(|| k.saturating_add(self.group).min(self.n))
             })
             .ok()
-            .map(|k| k as usize)
+            .map(|k| {
+                (
+                    k as usize,
+                    (k.saturating_add(self.group).min(self.n)) as usize,
+                )
+            })
     }
 
-    fn check(&self, i: usize, side: Side) -> Checked {
+    /// Checks the claimed blocks `[first, end)` and publishes each outcome.
+    fn check(&self, first: usize, end: usize, side: Side) {
         let start = now_ns();
-        let ok = match (self.blocks.get(i), self.state.get(i)) {
-            (Some(b), Some(st)) => {
-                let ok = format::check_payload(self.format, &self.map, b).is_ok();
-                st.store(if ok { OK } else { BAD }, Ordering::Release);
-                ok
+        let mut ok = [false; MAX_GROUP];
+        let m = end.saturating_sub(first).min(MAX_GROUP);
+        if let Some(blocks) = self.blocks.get(first..first + m) {
+            format::check_payloads(self.format, &self.map, blocks, &mut ok[..m]);
+        }
+        for (j, passed) in ok.iter().take(m).enumerate() {
+            if let Some(st) = self.state.get(first + j) {
+                st.store(if *passed { OK } else { BAD }, Ordering::Release);
             }
-            _ => false,
-        };
+        }
         let ns = match side {
             Side::Reader => &self.ns_reader.0,
             Side::Preloader => &self.ns_preloader.0,
         };
         ns.fetch_add(now_ns().saturating_sub(start), Ordering::Relaxed);
-        if ok {
-            Checked::Ok
-        } else {
-            Checked::Bad
-        }
     }
 
-    /// The preloader's side: claims the first unclaimed block and checks it. `false` when
-    /// nothing is left to claim.
+    /// The preloader's side: claims the first unclaimed blocks (a group) and checks them.
+    /// `false` when nothing is left to claim.
     pub fn check_next(&self) -> bool {
         match self.claim() {
-            Some(k) => {
-                self.check(k, Side::Preloader);
+            Some((first, end)) => {
+                self.check(first, end, Side::Preloader);
                 true
             }
             None => false,
@@ -192,18 +203,14 @@ impl PayloadChecks {
                 BAD => return Checked::Bad,
                 _ => {}
             }
-            // Claims are made in order, so the block claimed here is `i` itself, one before it
-            // (only if a caller skipped blocks: checked on the way), or — when the preloader
-            // holds `i` — a later one, checked meanwhile.
+            // Claims are made in order, so the group claimed here holds `i` itself, or blocks
+            // before it (only if a caller skipped blocks: checked on the way), or — when the
+            // preloader holds `i` — later ones, checked meanwhile. The loop then reads `i`'s
+            // published outcome.
             match self.claim() {
-                Some(k) => {
-                    let outcome = self.check(k, Side::Reader);
-                    if k == i {
-                        return outcome;
-                    }
-                }
+                Some((first, end)) => self.check(first, end, Side::Reader),
                 None => {
-                    // Everything is claimed and `i` is being checked: one block's CRC at most.
+                    // Everything is claimed and `i` is being checked: one group's check at most.
                     spins += 1;
                     if spins < 1024 {
                         std::hint::spin_loop();
@@ -283,7 +290,11 @@ mod tests {
     fn reader_checks_later_blocks_while_the_preloader_holds_the_one_it_needs() {
         let c = Arc::new(checks(8, Some(5)));
         // The preloader has claimed block 0 and not finished it.
-        assert_eq!(c.claim(), Some(0));
+        assert_eq!(
+            c.claim(),
+            Some((0, 1)),
+            "native blocks are claimed one at a time"
+        );
         let reader = {
             let c = Arc::clone(&c);
             std::thread::spawn(move || c.ensure(0))
@@ -299,7 +310,7 @@ mod tests {
         }
         assert!(!reader.is_finished(), "block 0 is not checked yet");
         assert_eq!(c.outcome(0), None);
-        c.check(0, Side::Preloader);
+        c.check(0, 1, Side::Preloader);
         assert_eq!(reader.join().unwrap(), Checked::Ok);
         let outcomes: Vec<_> = (0..8).map(|i| c.outcome(i)).collect();
         let mut want = vec![Some(Checked::Ok); 8];

@@ -351,6 +351,33 @@ pub fn check_payload(format: Format, data: &[u8], b: &PayloadBlock) -> Result<()
     }
 }
 
+/// How many consecutive blocks' payload checks are claimed and run together: four for
+/// FlashStrike, whose chained XXH64s are computed four at a time
+/// ([`crate::flashstrike::xxh64_x4`]); one for the native format (CRC32C is already as fast
+/// as memory on one stream).
+pub fn check_group(format: Format) -> usize {
+    match format {
+        Format::Native => 1,
+        Format::FlashStrikeV1 => 4,
+    }
+}
+
+/// [`check_payload`] of each of `blocks` (consecutive, at most [`check_group`] of them), as
+/// "passed" flags in `ok` (same length).
+pub fn check_payloads(format: Format, data: &[u8], blocks: &[PayloadBlock], ok: &mut [bool]) {
+    if let (Format::FlashStrikeV1, Ok(four), Ok(out)) = (
+        format,
+        <&[PayloadBlock; 4]>::try_from(blocks),
+        <&mut [bool; 4]>::try_from(&mut *ok),
+    ) {
+        *out = flashstrike::check_payloads_x4(data, four);
+        return;
+    }
+    for (b, o) in blocks.iter().zip(ok.iter_mut()) {
+        *o = check_payload(format, data, b).is_ok();
+    }
+}
+
 /// How a verified segment's data ends.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SegmentEnd {
