@@ -1,7 +1,10 @@
-// The C++ header included twice in one translation unit (the include guard holds), linked with
-// header_alone.cpp, another translation unit including it.
+// The C++ header included twice in one translation unit, and parts of it before and after it
+// (every include guard holds), linked with header_alone.cpp, another translation unit including it.
+#include "wal_recovery/manager.hpp"
 #include "wal_recovery.hpp"
 #include "wal_recovery.hpp"
+#include "wal_recovery/status.hpp"
+#include "wal_recovery/writer.hpp"
 
 #include <cstdio>
 

@@ -5,10 +5,13 @@
 #   bash scripts/cpp.sh bench [EVENTS] [REPS]   # overhead benchmark (default 10M events, 11 reps)
 #
 #  1. scripts/install.sh into a scratch prefix (library, headers, pkg-config, CMake package);
-#  2. include/wal_recovery.hpp compiled alone and included twice, and the issue's minimal contract,
-#     with g++ and clang++, C++17 and C++20, -Wall -Wextra -Wpedantic -Werror;
-#  3. cpp_tests/wrapper.cpp (every wrapper function, error paths included) under ASan+UBSan
-#     (+LeakSanitizer): g++ C++17 without exceptions, clang++ C++20 with WAL_RECOVERY_EXCEPTIONS;
+#  2. include/wal_recovery.hpp compiled alone and included twice, each of its parts
+#     (include/wal_recovery/*.hpp) compiled alone (with and without WAL_RECOVERY_EXCEPTIONS), and
+#     the issue's minimal contract, with g++ and clang++, C++17 and C++20,
+#     -Wall -Wextra -Wpedantic -Werror;
+#  3. the wrapper tests, cpp_tests/wrapper_{status_view,replay,telemetry}.cpp (every wrapper
+#     function, error paths included), under ASan+UBSan (+LeakSanitizer): g++ C++17 without
+#     exceptions, clang++ C++20 with WAL_RECOVERY_EXCEPTIONS;
 #  4. the prefix is moved (the CMake package must be relocatable), then examples/cpp_orderbook is
 #     configured with find_package against it, built (shared and static targets, -Werror) and run
 #     on generated logs; its output is checked against an independent model
@@ -60,10 +63,28 @@ fi
 [[ $# -eq 0 ]] || die "usage: $0 [bench [EVENTS] [REPS]]"
 
 strict=(-Wall -Wextra -Wpedantic -Werror)
-echo "== header alone, included twice, the minimal contract: g++/clang++ x C++17/C++20"
+echo "== header alone, included twice, each part alone, the minimal contract: g++/clang++ x C++17/C++20"
 "$(walrec_bin)" gen "$work/contract-log" --events 1000 --payload-size 10 >/dev/null
+# The parts, as installed; the same set as include/wal_recovery/.
+parts=()
+for h in "$prefix"/include/wal_recovery/*.hpp; do
+    if [[ -f "$h" ]]; then parts+=("$(basename "$h")"); fi
+done
+[[ ${#parts[@]} -gt 0 ]] || die "no C++ header parts installed in $prefix/include/wal_recovery"
+[[ "${parts[*]}" == "$(cd include/wal_recovery && echo *.hpp)" ]] \
+    || die "installed parts (${parts[*]}) are not include/wal_recovery/'s ($(cd include/wal_recovery && echo *.hpp))"
+mkdir -p "$work/parts"
+for h in "${parts[@]}"; do
+    printf '#include <wal_recovery/%s>\n' "$h" >"$work/parts/${h%.hpp}.cpp"
+done
 header_checks() {  # $1 compiler, $2 standard
-    local cxx=$1 std=$2 out
+    local cxx=$1 std=$2 out h
+    for h in "${parts[@]}"; do  # each part as the first and only include of a translation unit
+        "$cxx" -std=c++$std "${strict[@]}" -I"$prefix/include" -fsyntax-only "$work/parts/${h%.hpp}.cpp" \
+            || die "wal_recovery/$h alone ($cxx C++$std)"
+        "$cxx" -std=c++$std "${strict[@]}" -DWAL_RECOVERY_EXCEPTIONS -I"$prefix/include" -fsyntax-only \
+            "$work/parts/${h%.hpp}.cpp" || die "wal_recovery/$h alone, WAL_RECOVERY_EXCEPTIONS ($cxx C++$std)"
+    done
     "$cxx" -std=c++$std "${strict[@]}" -I"$prefix/include" cpp_tests/header_alone.cpp cpp_tests/double_include.cpp \
         -o "$work/double-$cxx-$std" "${link[@]}"
     "$work/double-$cxx-$std"
@@ -86,22 +107,27 @@ echo "== wrapper tests under ASan + UBSan"
 san=(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -g -O1)
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-build_wrapper() {  # $1 compiler, $2 standard, $3 extra define (or empty)
-    # shellcheck disable=SC2086 # $3 is empty or one flag
-    "$1" -std=c++$2 $3 "${strict[@]}" "${san[@]}" -I"$prefix/include" cpp_tests/wrapper.cpp \
-        -o "$work/wrapper-$1-$2" "${link[@]}"
+wrapper_tests=(wrapper_status_view wrapper_replay wrapper_telemetry)
+build_wrapper() {  # $1 test, $2 compiler, $3 standard, $4 extra define (or empty)
+    # shellcheck disable=SC2086 # $4 is empty or one flag
+    "$2" -std=c++$3 $4 "${strict[@]}" "${san[@]}" -I"$prefix/include" "cpp_tests/$1.cpp" \
+        -o "$work/$1-$2-$3" "${link[@]}"
 }
-build_wrapper g++ 17 "" &
-pg=$!
-build_wrapper clang++ 20 -DWAL_RECOVERY_EXCEPTIONS &
-pc=$!
-wait "$pg" || die "building the wrapper tests with g++ failed"
-wait "$pc" || die "building the wrapper tests with clang++ failed"
+for test in "${wrapper_tests[@]}"; do  # two at a time (one per core)
+    build_wrapper "$test" g++ 17 "" &
+    pg=$!
+    build_wrapper "$test" clang++ 20 -DWAL_RECOVERY_EXCEPTIONS &
+    pc=$!
+    wait "$pg" || die "building $test with g++ failed"
+    wait "$pc" || die "building $test with clang++ failed"
+done
 for variant in g++-17 clang++-20; do
-    exe="$work/wrapper-$variant"
-    nm "$exe" | grep '__asan_init' >/dev/null || die "$exe is not built with ASan"
-    mkdir -p "$work/run-$variant"
-    "$exe" "$work/run-$variant" "$ROOT/tests/data/flashstrike"
+    for test in "${wrapper_tests[@]}"; do
+        exe="$work/$test-$variant"
+        nm "$exe" | grep '__asan_init' >/dev/null || die "$exe is not built with ASan"
+        mkdir -p "$work/run-$test-$variant"  # each test's own empty scratch directory
+        "$exe" "$work/run-$test-$variant" "$ROOT/tests/data/flashstrike"
+    done
 done
 unset ASAN_OPTIONS UBSAN_OPTIONS
 

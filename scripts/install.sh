@@ -5,7 +5,8 @@
 #   PREFIX/lib/libwal_recovery.so               symlink to it (for -lwal_recovery)
 #   PREFIX/lib/libwal_recovery.a                the static library
 #   PREFIX/include/wal_recovery.h               the C header (from include/)
-#   PREFIX/include/wal_recovery.hpp             the header-only C++17 API over it
+#   PREFIX/include/wal_recovery.hpp             the header-only C++17 API over it (umbrella)
+#   PREFIX/include/wal_recovery/*.hpp           its parts, one per concern (status, manager, ...)
 #   PREFIX/lib/pkgconfig/wal_recovery.pc        pkg-config file for PREFIX
 #   PREFIX/lib/cmake/wal_recovery/wal_recoveryConfig.cmake         CMake package (find_package):
 #   PREFIX/lib/cmake/wal_recovery/wal_recoveryConfigVersion.cmake  targets wal_recovery::wal_recovery
@@ -43,11 +44,14 @@ SO="$OUT/libwal_recovery.so"
 STATIC="$OUT/libwal_recovery.a"
 HEADER="$ROOT/include/wal_recovery.h"
 CXX_HEADER="$ROOT/include/wal_recovery.hpp"
+CXX_PARTS_DIR="$ROOT/include/wal_recovery"
 CMAKE_TEMPLATES="$ROOT/cmake"
 [[ -f "$SO" ]] || die "shared library not built: $SO is missing"
 [[ -f "$STATIC" ]] || die "static library not built: $STATIC is missing"
 [[ -f "$HEADER" ]] || die "C header not found: $HEADER does not exist (it is generated into include/ by the library build; nothing was installed)"
 [[ -f "$CXX_HEADER" ]] || die "C++ header not found: $CXX_HEADER does not exist"
+CXX_PARTS=("$CXX_PARTS_DIR"/*.hpp)
+[[ -f "${CXX_PARTS[0]}" ]] || die "C++ headers not found: no $CXX_PARTS_DIR/*.hpp"
 for t in wal_recoveryConfig.cmake.in wal_recoveryConfigVersion.cmake.in; do
     [[ -f "$CMAKE_TEMPLATES/$t" ]] || die "CMake template not found: $CMAKE_TEMPLATES/$t"
 done
@@ -84,13 +88,18 @@ LIBDIR="$PREFIX/lib"
 INCDIR="$PREFIX/include"
 PCDIR="$LIBDIR/pkgconfig"
 CMAKEDIR="$LIBDIR/cmake/wal_recovery"
-mkdir -p "$LIBDIR" "$INCDIR" "$PCDIR" "$CMAKEDIR"
+mkdir -p "$LIBDIR" "$INCDIR" "$INCDIR/wal_recovery" "$PCDIR" "$CMAKEDIR"
 
 install -m 0755 "$SO" "$LIBDIR/$SONAME"
 ln -sfn "$SONAME" "$LIBDIR/libwal_recovery.so"
 install -m 0644 "$STATIC" "$LIBDIR/libwal_recovery.a"
 install -m 0644 "$HEADER" "$INCDIR/wal_recovery.h"
 install -m 0644 "$CXX_HEADER" "$INCDIR/wal_recovery.hpp"
+# Only this version's parts: a part an older version installed and this one dropped goes.
+for old in "$INCDIR/wal_recovery"/*.hpp; do
+    if [[ -f "$old" && ! -f "$CXX_PARTS_DIR/$(basename "$old")" ]]; then rm -f "$old"; fi
+done
+install -m 0644 "${CXX_PARTS[@]}" "$INCDIR/wal_recovery/"
 
 cat >"$PCDIR/wal_recovery.pc" <<EOF
 prefix=$PREFIX
@@ -113,9 +122,11 @@ for l in "${NATIVE_STATIC_LIBS[@]}"; do
     [[ "$l" == pthread ]] && l="Threads::Threads"
     CMAKE_STATIC_LIBS="${CMAKE_STATIC_LIBS:+$CMAKE_STATIC_LIBS;}$l"
 done
+# The C++ header parts the package checks for: "event.hpp;flashstrike.hpp;...".
+CMAKE_CXX_PARTS="$(for p in "${CXX_PARTS[@]}"; do basename "$p"; done | paste -sd ';' -)"
 subst() {
     sed -e "s|@WAL_VERSION@|$VERSION|g" -e "s|@WAL_SONAME@|$SONAME|g" -e "s|@WAL_ABI@|$ABI|g" \
-        -e "s|@WAL_STATIC_LIBS@|$CMAKE_STATIC_LIBS|g" "$1" >"$2"
+        -e "s|@WAL_STATIC_LIBS@|$CMAKE_STATIC_LIBS|g" -e "s|@WAL_CXX_PARTS@|$CMAKE_CXX_PARTS|g" "$1" >"$2"
     if grep -n '@WAL_[A-Z_]*@' "$2" >&2; then die "unsubstituted placeholder in $2"; fi
     chmod 0644 "$2"
 }
@@ -128,6 +139,7 @@ echo "  $LIBDIR/libwal_recovery.so -> $SONAME" >&2
 echo "  $LIBDIR/libwal_recovery.a" >&2
 echo "  $INCDIR/wal_recovery.h" >&2
 echo "  $INCDIR/wal_recovery.hpp" >&2
+echo "  $INCDIR/wal_recovery/{$(cd "$INCDIR/wal_recovery" && ls -- *.hpp | paste -sd, -)}" >&2
 echo "  $PCDIR/wal_recovery.pc" >&2
 echo "  $CMAKEDIR/wal_recoveryConfig.cmake" >&2
 echo "  $CMAKEDIR/wal_recoveryConfigVersion.cmake" >&2

@@ -1,7 +1,8 @@
 //! `scripts/install.sh PREFIX` installs a usable library: the shared library under its SONAME
-//! with the development symlink, the static library, the C and C++ headers, a pkg-config file and
-//! a relocatable CMake package. This test installs into a temporary prefix and builds the README's
-//! C example against it with `pkg-config --cflags --libs wal_recovery` — dynamically and
+//! with the development symlink, the static library, the C and C++ headers (the umbrella
+//! `wal_recovery.hpp` and its parts in `wal_recovery/`), a pkg-config file and a relocatable
+//! CMake package. This test installs into a temporary prefix and builds the README's C example
+//! against it with `pkg-config --cflags --libs wal_recovery` — dynamically and
 //! statically — and runs both. (`scripts/cpp.sh` builds a CMake project with `find_package`
 //! against a moved prefix.)
 
@@ -47,6 +48,17 @@ fn pkg_config(prefix: &Path, args: &[&str]) -> Vec<String> {
     out.split_whitespace().map(str::to_owned).collect()
 }
 
+/// The `*.hpp` file names in `dir`, sorted.
+fn cxx_header_parts(dir: &Path) -> Vec<String> {
+    let mut parts: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{dir:?}: {e}"))
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".hpp"))
+        .collect();
+    parts.sort();
+    parts
+}
+
 #[test]
 fn install_then_build_the_readme_example_with_pkg_config() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -66,6 +78,39 @@ fn install_then_build_the_readme_example_with_pkg_config() {
     assert!(lib.join("libwal_recovery.a").is_file());
     assert!(prefix.join("include/wal_recovery.h").is_file());
     assert!(prefix.join("include/wal_recovery.hpp").is_file());
+    // The C++ API's parts (include/wal_recovery/*.hpp): every one installed unchanged, and
+    // included by the umbrella header.
+    let parts = cxx_header_parts(&root.join("include/wal_recovery"));
+    for expected in [
+        "status.hpp",
+        "view.hpp",
+        "manager.hpp",
+        "telemetry.hpp",
+        "writer.hpp",
+    ] {
+        assert!(
+            parts.iter().any(|p| p == expected),
+            "{expected} in {parts:?}"
+        );
+    }
+    let umbrella = std::fs::read_to_string(root.join("include/wal_recovery.hpp")).unwrap();
+    for part in &parts {
+        let installed = prefix.join("include/wal_recovery").join(part);
+        assert_eq!(
+            std::fs::read(&installed).unwrap_or_else(|e| panic!("{installed:?}: {e}")),
+            std::fs::read(root.join("include/wal_recovery").join(part)).unwrap(),
+            "{installed:?} differs from include/wal_recovery/{part}"
+        );
+        assert!(
+            umbrella.contains(&format!("#include \"wal_recovery/{part}\"")),
+            "wal_recovery.hpp does not include wal_recovery/{part}"
+        );
+    }
+    assert_eq!(
+        cxx_header_parts(&prefix.join("include/wal_recovery")),
+        parts,
+        "installed parts"
+    );
     let cmake_dir = lib.join("cmake/wal_recovery");
     let config = std::fs::read_to_string(cmake_dir.join("wal_recoveryConfig.cmake")).unwrap();
     for target in [
@@ -76,6 +121,9 @@ fn install_then_build_the_readme_example_with_pkg_config() {
     ] {
         assert!(config.contains(target), "{target} in\n{config}");
     }
+    // find_package checks every C++ header part is there.
+    let part_list = format!("foreach(_wal_recovery_file IN ITEMS {})", parts.join(";"));
+    assert!(config.contains(&part_list), "{part_list} in\n{config}");
     assert!(
         !config.contains("@WAL_"),
         "unsubstituted placeholder:\n{config}"
