@@ -121,25 +121,7 @@ public:
     /// The human-readable report in the original design's text format
     /// ("[<label> Metrics] Snapshot:" framed sections, one per component).
     Result<std::string> dump(std::string_view label) const {
-        if (h_ == nullptr) {
-            return detail::moved_from("wal::recovery::Telemetry");
-        }
-        std::string c_label;
-        Status st = wal::detail::c_string(label, "telemetry label", c_label);
-        if (!st.ok()) {
-            return st;
-        }
-        std::string text;
-        const wal_recovery* h = h_;
-        st = wal::detail::render(
-            [&](char* buf, std::size_t cap, std::size_t* needed) {
-                return wal_telemetry_dump(h, c_label.c_str(), buf, cap, needed);
-            },
-            [] { return wal::detail::last_error(nullptr); }, text);
-        if (!st.ok()) {
-            return st;
-        }
-        return text;
+        return text(label, "telemetry label", wal_telemetry_dump);
     }
 
     /// Writes dump(label) to `os`. On an error nothing is written and `os`'s failbit is set
@@ -156,25 +138,7 @@ public:
 
     /// Prometheus text exposition format 0.0.4, series `<prefix>_<component>_<metric>`.
     Result<std::string> prometheus(std::string_view prefix = "wal_recovery") const {
-        if (h_ == nullptr) {
-            return detail::moved_from("wal::recovery::Telemetry");
-        }
-        std::string c_prefix;
-        Status st = wal::detail::c_string(prefix, "metric prefix", c_prefix);
-        if (!st.ok()) {
-            return st;
-        }
-        std::string text;
-        const wal_recovery* h = h_;
-        st = wal::detail::render(
-            [&](char* buf, std::size_t cap, std::size_t* needed) {
-                return wal_telemetry_prometheus(h, c_prefix.c_str(), buf, cap, needed);
-            },
-            [] { return wal::detail::last_error(nullptr); }, text);
-        if (!st.ok()) {
-            return st;
-        }
-        return text;
+        return text(prefix, "metric prefix", wal_telemetry_prometheus);
     }
 
     /// Feeds every metric to `collector` under `<prefix>_<component>_<metric>` (the prefix is
@@ -249,6 +213,31 @@ public:
 private:
     friend class Manager;
     explicit Telemetry(const wal_recovery* h) noexcept : h_(h) {}
+
+    /// A text rendering of the telemetry by one of the C functions with the buffer protocol
+    /// (wal_telemetry_dump, wal_telemetry_prometheus), given its string argument.
+    template <typename CRender>
+    Result<std::string> text(std::string_view arg, const char* what, CRender c_render) const {
+        if (h_ == nullptr) {
+            return detail::moved_from("wal::recovery::Telemetry");
+        }
+        std::string c_arg;
+        Status st = wal::detail::c_string(arg, what, c_arg);
+        if (!st.ok()) {
+            return st;
+        }
+        std::string out;
+        const wal_recovery* h = h_;
+        st = wal::detail::render(
+            [&](char* buf, std::size_t cap, std::size_t* needed) {
+                return c_render(h, c_arg.c_str(), buf, cap, needed);
+            },
+            [] { return wal::detail::last_error(nullptr); }, out);
+        if (!st.ok()) {
+            return st;
+        }
+        return out;
+    }
 
     struct Emit {
         std::string base;  // "<prefix>_<component>_"

@@ -270,9 +270,7 @@ impl SegmentReader {
             .framing
             .decode_at(&self.bytes[..self.block_end], self.pos)
             .ok_or_else(|| self.framing_error())?;
-        self.pos = next;
-        self.remaining -= 1;
-        self.next_id += 1;
+        self.step_to(next);
         Ok(())
     }
 
@@ -386,11 +384,17 @@ impl SegmentReader {
             }
             framing => framing.decode_at(block, pos)?,
         };
+        Some((self.step_to(next), start, end))
+    }
+
+    /// Moves the cursor past the record just decoded, to `next`; returns that record's id.
+    #[inline(always)]
+    fn step_to(&mut self, next: usize) -> u64 {
         self.pos = next;
         self.remaining -= 1;
         let id = self.next_id;
         self.next_id += 1;
-        Some((id, start, end))
+        id
     }
 
     /// [`Self::next_fast`] for a length-prefixed record whose length differs from the previous
@@ -401,11 +405,7 @@ impl SegmentReader {
         let (start, end, next) = crate::segment::record::decode_at(block, self.pos)?;
         self.run_len = u32::try_from(end - start).ok()?;
         self.run_size = next - self.pos;
-        self.pos = next;
-        self.remaining -= 1;
-        let id = self.next_id;
-        self.next_id += 1;
-        Some((id, start, end))
+        Some((self.step_to(next), start, end))
     }
 
     /// Block switch or framing error: the cold side of [`Self::next_fast`].
