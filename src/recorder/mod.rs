@@ -21,6 +21,8 @@
 //! ([`Error::WriterFailed`]); everything synced before the failure stays readable because blocks
 //! are only ever appended and the header is rewritten only at sealing.
 
+mod durable;
+mod knobs;
 mod lock;
 mod options;
 
@@ -29,6 +31,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use knobs::Knob;
 pub use options::WriterOptions;
 
 use crate::error::{Error, Result};
@@ -103,7 +106,9 @@ impl Writer {
     pub fn open(dir: impl AsRef<Path>, opts: WriterOptions) -> Result<Self> {
         opts.validate()?;
         let dir = dir.as_ref().to_path_buf();
-        fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+        // A created directory's own entry must be durable before any sync can vouch for the
+        // events inside it: fsync(2) of a file does not make its name durable.
+        durable::create_dir_durably(&dir, !knobs::active(Knob::RevertParentFsync))?;
         let lock = lock::DirLock::acquire(&dir)?;
         let mut w = Writer {
             block: Vec::with_capacity(HEADER_BYTES + opts.block_bytes as usize),
@@ -129,6 +134,9 @@ impl Writer {
     /// next sequence, id and chain value.
     fn recover_tail(&mut self) -> Result<()> {
         self.remove_stale_temporaries()?;
+        if !knobs::active(Knob::RevertRollBarrier) {
+            self.set_aside_after_gap()?;
+        }
         let segments = list_segments(&self.dir)?;
         let Some((seq, path)) = segments.last().cloned() else {
             return Ok(());
@@ -186,8 +194,48 @@ impl Writer {
         Ok(())
     }
 
+    /// Sets aside the segments that follow a missing sequence number (renamed to
+    /// `<name>.wal.unsynced`, which recovery ignores), so that appending continues after the
+    /// last segment before the gap instead of after segments Strict recovery can never reach.
+    ///
+    /// Why this is only ever un-synced data: the writer never removes a segment in the middle
+    /// of a log, so a missing sequence number is a rename that did not survive a power loss.
+    /// Every sync that returned after that rename fsynced the directory, which would have made
+    /// the rename durable; so no sync returned after the missing segment was created, and
+    /// nothing in it or after it was ever synced. A writer of this version cannot leave such a
+    /// state (it fsyncs the directory before a second rename, [`Self::create_segment`]); older
+    /// writers, whose two rolls could share one directory fsync, can. The files are kept, not
+    /// removed, so that a gap made by hand (a deleted segment) loses nothing for good.
+    fn set_aside_after_gap(&mut self) -> Result<()> {
+        let segments = list_segments(&self.dir)?;
+        let gap = segments
+            .windows(2)
+            .position(|w| w[0].0.checked_add(1) != Some(w[1].0));
+        let Some(at) = gap else {
+            return Ok(());
+        };
+        for (_, path) in segments.iter().skip(at + 1).rev() {
+            let aside = (0u32..)
+                .map(|n| {
+                    let mut name = path.as_os_str().to_os_string();
+                    name.push(if n == 0 {
+                        ".unsynced".to_string()
+                    } else {
+                        format!(".unsynced.{n}")
+                    });
+                    PathBuf::from(name)
+                })
+                .find(|p| !p.exists())
+                .ok_or_else(|| Error::WriterFailed("no free name to set a segment aside".into()))?;
+            fs::rename(path, &aside)
+                .map_err(|e| Error::io("set aside segment after a missing one", path, e))?;
+        }
+        self.sync_dir()
+    }
+
     /// Removes `*.wal.tmp` files: a crash inside [`Self::create_segment`] left them before
-    /// their rename, so they never held an event.
+    /// their rename became durable, so they hold no synced event (after a power loss one can
+    /// hold a whole sealed segment, whose rename and events were never synced).
     fn remove_stale_temporaries(&mut self) -> Result<()> {
         let rd = fs::read_dir(&self.dir).map_err(|e| Error::io("read directory", &self.dir, e))?;
         let mut removed = false;
@@ -390,6 +438,12 @@ impl Writer {
                 std::io::Error::from_raw_os_error(libc::EEXIST),
             ));
         }
+        // Two renames must never share one directory fsync: if only the later one survived a
+        // power loss, the log would have a gap after which appending can never be reached. So
+        // a rename not yet made durable by a sync is made durable before the next one.
+        if self.dir_dirty && !knobs::active(Knob::RevertRollBarrier) {
+            self.sync_dir()?;
+        }
         fs::rename(&tmp, &path).map_err(|e| Error::io("rename segment into place", &path, e))?;
         self.next_sequence = seq.checked_add(1).ok_or(Error::IdOverflow)?;
         self.dir_dirty = true;
@@ -433,9 +487,7 @@ impl Writer {
     }
 
     fn sync_dir(&mut self) -> Result<()> {
-        let d = File::open(&self.dir).map_err(|e| Error::io("open directory", &self.dir, e))?;
-        d.sync_all()
-            .map_err(|e| Error::io("fsync directory", &self.dir, e))?;
+        durable::fsync_dir(&self.dir)?;
         self.dir_dirty = false;
         Ok(())
     }
@@ -453,11 +505,13 @@ impl Writer {
     fn sync_inner(&mut self) -> Result<()> {
         self.write_pending()?;
         if let Some(seg) = &self.segment {
-            seg.file
-                .sync_data()
-                .map_err(|e| Error::io("fdatasync", &seg.path, e))?;
+            if !knobs::active(Knob::SkipFdatasync) {
+                seg.file
+                    .sync_data()
+                    .map_err(|e| Error::io("fdatasync", &seg.path, e))?;
+            }
         }
-        if self.dir_dirty {
+        if self.dir_dirty && !knobs::active(Knob::SkipDirFsync) {
             self.sync_dir()?;
         }
         Ok(())
