@@ -76,7 +76,7 @@ fn script(r: &mut Rng, steps: (u64, u64), max_append: u64, sync_pct: u64) -> Str
 }
 
 /// Workload `i` of the run seeded `seed`, of kind `kind`.
-fn spec(seed: u64, i: u64, kind: &str) -> Spec {
+fn spec(seed: u64, i: u64, kind: &str, knobs: &str) -> Spec {
     let seed = seed ^ (i.wrapping_mul(0x9E37_79B9));
     let mut r = Rng::new(seed);
     let small_seg = [1024u64, 2048, 4096, 16384][r.below(4) as usize];
@@ -92,7 +92,7 @@ fn spec(seed: u64, i: u64, kind: &str) -> Spec {
         base: None,
         script: String::new(),
         enospc: None,
-        knobs: std::env::var("WALX_KNOBS").unwrap_or_default(),
+        knobs: knobs.into(),
     };
     match kind {
         "create" => {
@@ -149,12 +149,12 @@ fn record(spec: &Spec, base: &std::path::Path) -> Recorded {
 }
 
 /// Records and explores `traces` workloads with `per_trace` states each (big ones a quarter).
-fn explore(seed: u64, traces: u64, per_trace: usize, kinds: &[&str]) -> Totals {
+fn explore(seed: u64, traces: u64, per_trace: usize, kinds: &[&str], knobs: &str) -> Totals {
     let tmp = tempdir_with_prefix("walx-");
     let mut total = Totals::default();
     for i in 0..traces {
         let kind = kinds[(i % kinds.len() as u64) as usize];
-        let s = spec(seed, i, kind);
+        let s = spec(seed, i, kind, knobs);
         let rec = record(&s, tmp.path());
         if std::env::var_os("WALX_DUMP").is_some() {
             eprintln!("{} ({}):", s.name, s.script);
@@ -193,13 +193,19 @@ fn report(what: &str, t: &Totals, started: Instant) {
     }
 }
 
+/// Knobs for a manual run (`WALX_KNOBS`, needs `--features crash-knobs`): see
+/// `src/recorder/knobs.rs`.
+fn env_knobs() -> String {
+    std::env::var("WALX_KNOBS").unwrap_or_default()
+}
+
 #[test]
 fn explorer_ci_subset() {
     let started = Instant::now();
     let seed = env_seed("WALX_SEED", DEFAULT_SEED);
     let traces = env_count("WALX_TRACES", 25);
     let per = env_count("WALX_STATES_PER_TRACE", 24) as usize;
-    let t = explore(seed, traces, per, &KINDS);
+    let t = explore(seed, traces, per, &KINDS, &env_knobs());
     report("crash explorer (CI subset)", &t, started);
     assert!(
         t.states >= traces as usize * 10,
@@ -218,9 +224,9 @@ fn explorer_ci_subset() {
 fn explorer_full() {
     let started = Instant::now();
     let seed = env_seed("WALX_SEED", DEFAULT_SEED);
-    let traces = env_count("WALX_TRACES", 220);
-    let per = env_count("WALX_STATES_PER_TRACE", 60) as usize;
-    let t = explore(seed, traces, per, &KINDS);
+    let traces = env_count("WALX_TRACES", 300);
+    let per = env_count("WALX_STATES_PER_TRACE", 80) as usize;
+    let t = explore(seed, traces, per, &KINDS, &env_knobs());
     report("crash explorer (full)", &t, started);
     assert!(
         t.traces >= 200 && t.states >= 10_000,
@@ -249,7 +255,7 @@ fn fixed_spec(name: &str, log_rel: &str, script: &str) -> Spec {
         base: None,
         script: script.into(),
         enospc: None,
-        knobs: std::env::var("WALX_KNOBS").unwrap_or_default(),
+        knobs: String::new(),
     }
 }
 
@@ -417,4 +423,59 @@ fn defect3_reopen_sets_aside_segments_after_a_missing_one() {
     .expect("Strict recovers the reopened log");
     assert_eq!(last, seg1_last + 5);
     assert!(clean, "report not clean");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The explorer can fail: each broken-writer knob is caught
+// ---------------------------------------------------------------------------------------------
+
+/// Explores `traces` workloads of `kinds` with `knob` active in the traced writer and asserts
+/// the explorer reports failing states, at least one of which says `symptom`.
+#[cfg(feature = "crash-knobs")]
+fn assert_caught(knob: &str, kinds: &[&str], traces: u64, symptom: &str) {
+    let started = Instant::now();
+    let t = explore(DEFAULT_SEED ^ 0x4B, traces, 24, kinds, knob);
+    report(&format!("crash explorer with knob {knob}"), &t, started);
+    assert!(
+        !t.failures.is_empty(),
+        "knob {knob} was not caught in {} states",
+        t.states
+    );
+    assert!(
+        t.failures.iter().any(|f| f.contains(symptom)),
+        "knob {knob}: no failure says {symptom:?}"
+    );
+}
+
+/// The segment `fdatasync` of `sync` skipped: synced events lost.
+#[cfg(feature = "crash-knobs")]
+#[test]
+fn knob_skip_fdatasync_is_caught() {
+    assert_caught("skip-fdatasync", &["create"], 8, "was synced");
+}
+
+/// The directory `fsync` of `sync` skipped: a new segment's name, with its synced events, lost.
+#[cfg(feature = "crash-knobs")]
+#[test]
+fn knob_skip_dir_fsync_is_caught() {
+    assert_caught("skip-dir-fsync", &["create"], 8, "was synced");
+}
+
+/// Defect 1 reverted: the log directory's own entry lost, with every synced event.
+#[cfg(feature = "crash-knobs")]
+#[test]
+fn knob_revert_parent_fsync_is_caught() {
+    assert_caught(
+        "revert-parent-fsync",
+        &["create"],
+        8,
+        "the log directory is gone",
+    );
+}
+
+/// Defect 3 reverted: a later rename kept without an earlier one; Strict fails at the gap.
+#[cfg(feature = "crash-knobs")]
+#[test]
+fn knob_revert_roll_barrier_is_caught() {
+    assert_caught("revert-roll-barrier", &["rolls"], 8, "gap between");
 }
