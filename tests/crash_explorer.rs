@@ -40,9 +40,9 @@ use crash_explorer_support::*;
 const DEFAULT_SEED: u64 = 0xC4A5_11E5_0017;
 
 /// Whether crash states may keep a later sector or write of un-synced data without an earlier
-/// one. Off until the reader can tell such a hole from damage (defect 2 of issue 17): every
-/// such state is then reported as corruption, and Strict fails.
-const HOLES: bool = false;
+/// one (a damaged block followed by a valid one). Format 2 decides those (defect 2 of issue 17);
+/// `false` only to show what format 1 cannot.
+const HOLES: bool = true;
 
 /// The traced writer process. Does nothing unless started by the explorer.
 #[test]
@@ -255,7 +255,9 @@ fn fixed_spec(name: &str, log_rel: &str, script: &str) -> Spec {
         base: None,
         script: script.into(),
         enospc: None,
-        knobs: String::new(),
+        // Empty unless set to show a regression test failing with a fix reverted (needs
+        // `--features crash-knobs`).
+        knobs: env_knobs(),
     }
 }
 
@@ -300,6 +302,43 @@ fn defect1_created_log_directory_survives_power_loss() {
         "the synced segment did not survive: the log directory's entry was not durable"
     );
     check_state(&rec, &dir, 5).expect("crash state after a sync of a new log directory");
+}
+
+/// Defect 2: one `pwrite` of several blocks (a sync's flush) whose first sector did not reach
+/// the disk while the later ones did (a file size updated at I/O completion, as on XFS). Power
+/// is lost before the sync's `fdatasync`. Format 1 called the zeroed block followed by valid
+/// ones "not a torn write": Strict failed and `Writer::open` refused the directory. Format 2's
+/// blocks record how far the last completed sync reached, so the reader can tell the block was
+/// never synced: it is the torn tail.
+#[test]
+fn defect2_hole_in_an_unsynced_write_is_a_torn_tail() {
+    let tmp = tempdir_with_prefix("walx-d2-");
+    let mut spec = fixed_spec("d2", "log", "o a3 s a12 s x");
+    spec.segment_bytes = 16384;
+    let rec = record(&spec, tmp.path());
+    let ops = &rec.model.ops;
+    let last_sync = (0..ops.len())
+        .rev()
+        .find(|&i| matches!(ops[i], Op::Fdatasync { .. }))
+        .expect("the second sync's fdatasync");
+    let (w, off, len) = (0..last_sync)
+        .rev()
+        .find_map(|i| match &ops[i] {
+            Op::Write { off, data, .. } => Some((i, *off, data.len() as u64)),
+            _ => None,
+        })
+        .expect("the second sync's write");
+    let pieces = crash_explorer_support::model::sectors(off, len, 512).count();
+    assert!(pieces >= 3, "the write must span several sectors");
+    let keep = HashMap::from([(
+        w,
+        Keep::Part {
+            gran: 512,
+            mask: (0..pieces).map(|p| p != 0).collect(),
+        },
+    )]);
+    let dir = materialize(&rec, last_sync, &keep, tmp.path());
+    check_state(&rec, &dir, 3).expect("a hole in an un-synced write");
 }
 
 /// Defect 3, writer side: two segment rolls with no sync between them, then a sync; power is
@@ -470,6 +509,19 @@ fn knob_revert_parent_fsync_is_caught() {
         &["create"],
         8,
         "the log directory is gone",
+    );
+}
+
+/// Defect 2 reverted (the writer writes format 1, whose blocks record no synced offset): a
+/// damaged block followed by a valid one is corruption again; Strict fails on a crash state.
+#[cfg(feature = "crash-knobs")]
+#[test]
+fn knob_revert_hole_rule_is_caught() {
+    assert_caught(
+        "revert-hole-rule",
+        &["create", "rolls"],
+        8,
+        "not a torn write",
     );
 }
 

@@ -11,6 +11,7 @@
 //! | `skip-dir-fsync` | the directory `fsync` of [`super::Writer::sync`] |
 //! | `revert-parent-fsync` | fsyncing the parent of a log directory it created (defect 1 of issue 17) |
 //! | `revert-roll-barrier` | the directory `fsync` between two segment renames, and setting aside segments after a missing one on reopen (defect 3 of issue 17) |
+//! | `revert-hole-rule` | format 2 for a new log: it writes format 1, whose blocks record no synced offset, so a damaged block followed by a valid one is corruption again (defect 2 of issue 17) |
 
 /// A knob that breaks one step of the discipline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,6 +20,7 @@ pub(crate) enum Knob {
     SkipDirFsync,
     RevertParentFsync,
     RevertRollBarrier,
+    RevertHoleRule,
 }
 
 #[cfg(feature = "crash-knobs")]
@@ -29,6 +31,7 @@ impl Knob {
             Knob::SkipDirFsync => "skip-dir-fsync",
             Knob::RevertParentFsync => "revert-parent-fsync",
             Knob::RevertRollBarrier => "revert-roll-barrier",
+            Knob::RevertHoleRule => "revert-hole-rule",
         }
     }
 }

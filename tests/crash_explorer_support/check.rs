@@ -181,11 +181,49 @@ const VARIANTS: [Variant; 7] = [
     Variant::Random,
 ];
 
-fn random_part(r: &mut Rng, off: u64, len: u64) -> Keep {
-    let gran = if r.chance(1, 2) { 512 } else { 4096 };
-    let n = sectors(off, len, gran).count();
-    let mask = (0..n).map(|_| r.chance(1, 2)).collect();
-    Keep::Part { gran, mask }
+/// The keep of every un-synced write in `un` from a choice per `gran`-aligned sector of each
+/// file: the sector holds its content after the first `cut(file, sector, n)` of the `n`
+/// un-synced writes that touch it (0: its durable content; `n`: its content at the cut).
+/// That is what the page cache can leave on disk: a sector is written back whole, with every
+/// write made to it so far, and sectors are written back in any order.
+fn sector_keeps(
+    m: &super::model::Model,
+    un: &[usize],
+    gran: u64,
+    mut cut: impl FnMut(u64, u64, usize) -> usize,
+) -> HashMap<usize, Keep> {
+    let mut writers: std::collections::BTreeMap<(u64, u64), Vec<usize>> = Default::default();
+    for &i in un {
+        if let (Class::Data(f), Op::Write { off, data, .. }) = (m.class(i), &m.ops[i]) {
+            for (lo, _) in sectors(*off, data.len() as u64, gran) {
+                writers.entry((f, lo / gran)).or_default().push(i);
+            }
+        }
+    }
+    let mut applied: HashSet<(usize, u64)> = HashSet::new();
+    for (&(f, sector), ws) in &writers {
+        let c = cut(f, sector, ws.len());
+        for &w in ws.iter().take(c) {
+            applied.insert((w, sector));
+        }
+    }
+    let mut keep = HashMap::new();
+    for &i in un {
+        if let Op::Write { off, data, .. } = &m.ops[i] {
+            let mask: Vec<bool> = sectors(*off, data.len() as u64, gran)
+                .map(|(lo, _)| applied.contains(&(i, lo / gran)))
+                .collect();
+            let k = if mask.iter().all(|&b| b) {
+                Keep::Yes
+            } else if mask.iter().all(|&b| !b) {
+                Keep::No
+            } else {
+                Keep::Part { gran, mask }
+            };
+            keep.insert(i, k);
+        }
+    }
+    keep
 }
 
 fn prefix_part(r: &mut Rng, off: u64, len: u64) -> Keep {
@@ -252,6 +290,16 @@ fn choose(
                 }
             }
             let mut seen: HashMap<u64, usize> = HashMap::new();
+            let gran = if r.chance(1, 2) { 512 } else { 4096 };
+            let sector_choice = if holes && !matches!(v, Variant::Names) {
+                sector_keeps(m, &un, gran, |_, _, n| match r.below(3) {
+                    0 => 0,
+                    1 => n,
+                    _ => r.below(n as u64 + 1) as usize,
+                })
+            } else {
+                HashMap::new()
+            };
             for &i in &un {
                 let is_name = matches!(m.class(i), Class::Name(_));
                 let random = match v {
@@ -277,10 +325,11 @@ fn choose(
                     keep.insert(i, choice);
                     continue;
                 }
-                let choice = match (write_of(i), r.below(3)) {
-                    (Some((off, len)), 2) => random_part(r, off, len),
-                    (_, 0) => Keep::No,
-                    _ => Keep::Yes,
+                let choice = match sector_choice.get(&i) {
+                    Some(k) => k.clone(),
+                    // Names, and data that is not a write (truncation), whole or not at all.
+                    None if r.chance(1, 3) => Keep::No,
+                    None => Keep::Yes,
                 };
                 keep.insert(i, choice);
             }
@@ -292,29 +341,26 @@ fn choose(
             if !holes {
                 return None;
             }
-            let cands: Vec<(usize, u64, u64)> = un
-                .iter()
-                .filter_map(|&i| write_of(i).map(|(o, l)| (i, o, l)))
-                .filter(|&(_, o, l)| sectors(o, l, 512).count() >= 2)
-                .collect();
+            // One sector of an un-synced write keeps its durable content while every other
+            // sector, later ones included, holds its content at the cut.
+            let gran = if r.chance(1, 2) { 512 } else { 4096 };
+            let mut cands: Vec<(u64, u64)> = Vec::new();
+            let mut last: HashMap<u64, u64> = HashMap::new();
+            for &i in &un {
+                if let (Class::Data(f), Some((off, len))) = (m.class(i), write_of(i)) {
+                    for (lo, _) in sectors(off, len, gran) {
+                        cands.push((f, lo / gran));
+                        let e = last.entry(f).or_insert(0);
+                        *e = (*e).max(lo / gran);
+                    }
+                }
+            }
+            cands.retain(|(f, s)| last.get(f).is_some_and(|&l| *s < l));
             if cands.is_empty() {
                 return None;
             }
-            let (i, off, len) = cands[r.below(cands.len() as u64) as usize];
-            let gran = if sectors(off, len, 4096).count() >= 2 && r.chance(1, 2) {
-                4096
-            } else {
-                512
-            };
-            let s = sectors(off, len, gran).count();
-            let hole = r.below(s as u64 - 1) as usize;
-            keep.insert(
-                i,
-                Keep::Part {
-                    gran,
-                    mask: (0..s).map(|x| x != hole).collect(),
-                },
-            );
+            let hole = cands[r.below(cands.len() as u64) as usize];
+            keep = sector_keeps(m, &un, gran, |f, s, n| if (f, s) == hole { 0 } else { n });
         }
     }
     Some(keep)

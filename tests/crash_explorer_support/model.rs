@@ -4,10 +4,13 @@
 //! extra guarantees):
 //!
 //! * **Data** (`pwrite`, `ftruncate`, `O_TRUNC`) of a file is durable once an `fsync` or
-//!   `fdatasync` of that file returned after it. Un-synced data may be lost or kept, each
-//!   write independently (so in order *or reordered*), and a write may be kept in part, sector
-//!   by sector at 512-byte or 4 KiB granularity, including a later sector without an earlier
-//!   one (a file size updated at I/O completion, as on XFS): the missing sector reads as zeros.
+//!   `fdatasync` of that file returned after it. Un-synced data survives sector by sector
+//!   (512 bytes or 4 KiB, aligned in the file), as the page cache writes it back: each sector
+//!   holds its durable content, or its content after some of the un-synced writes that touched
+//!   it, chosen per sector, so a later sector can survive without an earlier one (a file size
+//!   updated at I/O completion, as on XFS); a sector that kept its old content past the old
+//!   end of the file reads as zeros. [`Keep::Part`] masks express these choices per write;
+//!   `check.rs` derives them from per-sector choices (`sector_keeps`).
 //! * **Names** (a file created, renamed, unlinked, a directory made) are durable once an
 //!   `fsync` of the directory holding them returned after them. `fsync` of the file itself
 //!   does not make its name durable. Un-synced name changes may each be applied or not, in
