@@ -24,6 +24,14 @@
 /* ABI version: the SONAME is libwal_recovery.so.<ABI version>; wal_abi_version() returns it. */
 #define WAL_RECOVERY_ABI_VERSION 1
 
+/* On-disk format (docs/FORMAT.md): a new log is written in format version 2, which gives every
+   log a random 64-bit log id (in every segment and block header; segments of two logs in one
+   directory fail with WAL_ERR_MIXED_LOGS in every mode) and records in each block how far the
+   last completed sync reached. Format 1 is still read, and a format-1 log is continued in
+   format 1. `walrec info` shows a log's format and id. */
+#define WAL_FORMAT_VERSION 2
+#define WAL_FORMAT_VERSION_OLDEST_READ 1
+
 #if defined(__GNUC__) || defined(__clang__)
 #define WAL_DEPRECATED(msg) __attribute__((deprecated(msg)))
 #else
@@ -104,6 +112,12 @@ enum wal_status
      the message names a file of each. Set `format` in the options to read one of them.
      */
     WAL_ERR_MIXED_FORMATS = 105,
+    /*
+     The directory holds segments of two logs (different format-2 log ids, or format-1
+     segments next to format-2 ones); the message names a file of each. Refused in every
+     mode, and by `wal_writer_open`.
+     */
+    WAL_ERR_MIXED_LOGS = 106,
     /*
      A segment could not be used at all (unreadable, or its header is invalid) and event ids
      are missing because of it.
@@ -1011,7 +1025,11 @@ void wal_writer_options_init(struct wal_writer_options *opts);
  On success `*out` is a new handle to free with `wal_writer_close`; on failure `*out` is NULL
  and `wal_last_error_message(NULL, ...)` has the detail. `opts` may be NULL for the
  defaults. Errors include WAL_ERR_LOCKED (another writer holds the directory), WAL_ERR_IO,
- WAL_ERR_INVALID_ARGUMENT.
+ WAL_ERR_INVALID_ARGUMENT, WAL_ERR_MIXED_LOGS (segments of two logs in the directory). A new
+ log is written in format 2 with a fresh random log id, and a format-1 log stays in that
+ format. Segments after a missing sequence number (a rename a power loss did not keep) hold
+ no synced event: they are renamed to `<name>.wal.unsynced` and appending continues before
+ them.
 
  Thread-safe (no shared state).
 

@@ -237,6 +237,20 @@ pub enum Error {
         /// A FlashStrike segment.
         flashstrike: PathBuf,
     },
+    /// The directory holds segments of two logs: their format-2 log ids differ, or segments of
+    /// format 1 (no log id) sit next to segments of format 2. A segment copied from another
+    /// log, or two runs in one directory; which one is the log cannot be told, so nothing is
+    /// replayed or appended, in any mode.
+    MixedLogs {
+        /// A segment of one log.
+        first: PathBuf,
+        /// Its identity ("log id 0x…", or "format 1, no log id").
+        first_id: String,
+        /// A segment of another.
+        other: PathBuf,
+        /// Its identity.
+        other_id: String,
+    },
 }
 
 impl Error {
@@ -331,6 +345,17 @@ impl Error {
                 native: native.clone(),
                 flashstrike: flashstrike.clone(),
             },
+            Error::MixedLogs {
+                first,
+                first_id,
+                other,
+                other_id,
+            } => Error::MixedLogs {
+                first: first.clone(),
+                first_id: first_id.clone(),
+                other: other.clone(),
+                other_id: other_id.clone(),
+            },
         }
     }
 
@@ -419,6 +444,17 @@ impl fmt::Display for Error {
                 "the directory holds segments of two formats: {} is a wal_recovery segment, {} a FlashStrike v1 segment; set the format option to read one of them",
                 native.display(),
                 flashstrike.display()
+            ),
+            Error::MixedLogs {
+                first,
+                first_id,
+                other,
+                other_id,
+            } => write!(
+                f,
+                "the directory holds segments of two logs: {} ({first_id}) and {} ({other_id}); a segment copied from another log, or two runs in one directory",
+                first.display(),
+                other.display()
             ),
         }
     }

@@ -13,7 +13,7 @@ use format_support::*;
 mod craft;
 use wal_recovery::recovery::segment_reader::{SegmentEnd, SegmentReader, TornTail};
 use wal_recovery::segment::block::BlockHeader;
-use wal_recovery::segment::header::SegmentHeader;
+use wal_recovery::segment::header::{chain_seed, SegmentHeader};
 use wal_recovery::segment::{record, CHAIN_SEED, HEADER_BYTES};
 use wal_recovery::{CorruptionKind, Error, Manager, RecoveryOptions};
 
@@ -215,8 +215,8 @@ fn segment_header_field_checks_behind_a_valid_crc() {
     let mut s = Scratch::new(tmp.path(), &sealed);
     let cases: Vec<(&str, HeaderEdit, CorruptionKind)> = vec![
         (
-            "version 2",
-            edit(|h| h[4] = 2),
+            "version 3",
+            edit(|h| h[4] = 3),
             CorruptionKind::HeaderVersion,
         ),
         (
@@ -244,12 +244,10 @@ fn segment_header_field_checks_behind_a_valid_crc() {
             edit(|h| put_u64(h, 24, 0)),
             CorruptionKind::HeaderField,
         ),
+        // Format 2 keeps the log id where format 1 kept the (redundant) last id.
         (
-            "last id not first + count - 1",
-            edit(|h| {
-                let last = u64::from_le_bytes(h[32..40].try_into().expect("8"));
-                put_u64(h, 32, last + 1);
-            }),
+            "log id 0",
+            edit(|h| put_u64(h, 32, 0)),
             CorruptionKind::HeaderField,
         ),
         (
@@ -277,7 +275,6 @@ fn segment_header_field_checks_behind_a_valid_crc() {
     let mut s = Scratch::new(&tmp.path().join("u"), &unsealed);
     for (what, off) in [
         ("block count", 12usize),
-        ("last id", 32),
         ("event count", 40),
         ("last chain", 60),
     ] {
@@ -403,14 +400,20 @@ fn block_field_checks_behind_a_valid_header_crc() {
                 edit(|h| put_u32(h, 20, (16 << 20) + 8)),
                 CorruptionKind::BlockLength,
             ),
+            // Format 2: 36..44 synced offset, 44..52 log id, 52..64 reserved.
+            (
+                "log id",
+                edit(|h| h[44] ^= 1),
+                CorruptionKind::ChainMismatch,
+            ),
             (
                 "first reserved byte",
-                edit(|h| h[36] = 1),
+                edit(|h| h[52] = 1),
                 CorruptionKind::Padding,
             ),
             (
                 "middle reserved byte",
-                edit(|h| h[50] = 0x80),
+                edit(|h| h[58] = 0x80),
                 CorruptionKind::Padding,
             ),
             (
@@ -489,7 +492,11 @@ fn chain_mismatch_from_segment_prev_chain() {
         .expect("open")
         .header()
         .to_owned();
-    assert_eq!(h.prev_chain, CHAIN_SEED);
+    assert_eq!(
+        h.prev_chain,
+        chain_seed(h.log_id),
+        "format 2 seeds the chain"
+    );
     let p = s.mutate(|b| {
         b[..64].copy_from_slice(
             &SegmentHeader {
@@ -516,7 +523,10 @@ fn replaced_block_breaks_the_chain_of_its_successor() {
         let b = blocks[k];
         let good = BlockHeader::decode(&header64(&bytes, b.off)).expect("decode");
         let prev_chain = if k == 0 {
-            CHAIN_SEED
+            SegmentReader::open(&path)
+                .expect("open")
+                .header()
+                .prev_chain
         } else {
             BlockHeader::decode(&header64(&bytes, blocks[k - 1].off))
                 .expect("decode")
@@ -538,7 +548,8 @@ fn replaced_block_breaks_the_chain_of_its_successor() {
             good.event_count,
             &payload,
             prev_chain,
-        );
+        )
+        .with_identity(good.log_id, good.synced_offset);
         assert_ne!(forged.chain, good.chain);
         let p = s.mutate(|bytes| {
             bytes[b.off as usize..b.off as usize + 64].copy_from_slice(&forged.encode());
@@ -886,9 +897,16 @@ fn unsealed_damaged_last_block_is_corruption() {
     }
 }
 
-/// Damage followed by a valid block in an unsealed segment is corruption, not a torn tail.
+/// Damage followed by a valid block in an unsealed segment whose blocks record no completed
+/// sync beyond it (format 2: the fixture syncs once, after its last block). A changed byte is
+/// still corruption: a lost write reads as zeros. A hole (the whole block zeroed) is the torn
+/// tail: an un-synced write that a power loss dropped while later ones persisted. (Damage a
+/// later block proves synced is corruption whatever its shape:
+/// `format_v2::damage_followed_by_a_valid_block_is_decided_by_the_synced_offset`; format 1,
+/// which cannot tell, calls the hole corruption too:
+/// `format_v2::format_1_damage_followed_by_a_valid_block_is_corruption`.)
 #[test]
-fn unsealed_damage_followed_by_valid_block_is_corrupt() {
+fn unsealed_damage_followed_by_unsynced_valid_blocks_hole_or_damage() {
     let tmp = fast_tempdir();
     let (path, log) = unsealed_fixture(tmp.path());
     let blocks = layout(&path);
@@ -916,19 +934,32 @@ fn unsealed_damage_followed_by_valid_block_is_corrupt() {
             ),
         ];
         for (kind, p) in cases {
+            let hole = kind == CorruptionKind::BlockMagic && {
+                let bytes = fs::read(&p).expect("read");
+                bytes[b.off as usize..b.next_off as usize]
+                    .iter()
+                    .all(|&x| x == 0)
+            };
             let mut r = SegmentReader::open_verified(&p).expect("open");
-            let c = expect_corrupt(r.end()).clone();
-            assert_eq!(
-                (c.kind, c.offset, c.block),
-                (kind, b.off, Some(k as u64)),
-                "block {k}: {c}"
-            );
-            assert!(
-                c.detail
-                    .contains(&format!("valid block follows at offset {}", b.next_off)),
-                "{}",
-                c.detail
-            );
+            match (hole, r.end().clone()) {
+                (true, SegmentEnd::TornTail(t)) => {
+                    assert_eq!(t.offset, b.off, "block {k}");
+                    assert!(
+                        t.reason.contains("no completed sync covered"),
+                        "block {k}: {}",
+                        t.reason
+                    );
+                }
+                (false, SegmentEnd::Corrupt(c)) => {
+                    assert_eq!((c.kind, c.offset, c.block), (kind, b.off, Some(k as u64)));
+                    assert!(
+                        c.detail.contains("the damage is not a lost sector"),
+                        "block {k}: {}",
+                        c.detail
+                    );
+                }
+                (hole, other) => panic!("block {k} ({kind:?}, hole {hole}): found {other:?}"),
+            }
             assert_valid_prefix(&mut r, &log, k, b.off);
         }
     }

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use format_support::*;
 use wal_recovery::recovery::segment_reader::{SegmentEnd, SegmentReader};
-use wal_recovery::segment::{record_size, CHAIN_SEED, MAX_BLOCK_PAYLOAD, MAX_EVENT_BYTES};
+use wal_recovery::segment::header::chain_seed;
+use wal_recovery::segment::{record_size, MAX_BLOCK_PAYLOAD, MAX_EVENT_BYTES};
 use wal_recovery::{Writer, WriterOptions};
 
 /// Reads every segment file of `dir` on its own and checks it holds exactly its slice of `log`,
@@ -18,7 +19,13 @@ fn check_files(dir: &Path, log: &[Ev]) -> usize {
     let files = wal_files(dir);
     assert!(!files.is_empty());
     let mut next_id = log[0].0;
-    let mut chain = CHAIN_SEED;
+    // A format-2 log's chain starts from its log id (`chain_seed`), the same in every segment.
+    let mut chain = chain_seed(
+        SegmentReader::open(&files[0])
+            .expect("open")
+            .header()
+            .log_id,
+    );
     let mut seq = None;
     for path in &files {
         let mut r = SegmentReader::open(path).expect("open segment");

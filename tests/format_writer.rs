@@ -10,8 +10,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use format_support::*;
 use wal_recovery::recovery::segment_reader::{SegmentEnd, SegmentReader};
+use wal_recovery::segment::header::chain_seed;
 use wal_recovery::segment::{
-    naming, record_size, BLOCK_ALIGN, CHAIN_SEED, HEADER_BYTES, HUGE_PAGE_BYTES, MAX_BLOCK_PAYLOAD,
+    naming, record_size, BLOCK_ALIGN, HEADER_BYTES, HUGE_PAGE_BYTES, MAX_BLOCK_PAYLOAD,
     MAX_EVENT_BYTES,
 };
 use wal_recovery::{Error, Writer, WriterOptions};
@@ -206,7 +207,7 @@ fn first_event_id_honoured_for_new_log_and_ignored_for_existing() {
     w.close().expect("close");
     let first = SegmentReader::open(&wal_files(&dir)[0]).expect("open");
     assert_eq!(first.header().first_event_id, 1_000_000);
-    assert_eq!(first.header().prev_chain, CHAIN_SEED);
+    assert_eq!(first.header().prev_chain, chain_seed(first.header().log_id));
     drop(first);
 
     for other_first in [1, 5, 1_000_000, 1_000_050, 5_000_000] {
@@ -368,7 +369,12 @@ fn segment_files_and_headers() {
     );
     assert!(names.iter().any(|n| n == "LOCK"));
     let mut next_id = 1;
-    let mut chain = CHAIN_SEED;
+    let mut chain = chain_seed(
+        SegmentReader::open(&files[0])
+            .expect("open")
+            .header()
+            .log_id,
+    );
     for (i, p) in files.iter().enumerate() {
         let name = p.file_name().expect("name").to_str().expect("utf-8");
         assert_eq!(name, naming::file_name(i as u64 + 1));

@@ -866,7 +866,13 @@ fn skip_mode_never_delivers_a_segment_from_another_log() {
     let o = originals();
     let (_tmp, dir, layout) = fresh_copy("bug2");
     let name = &layout.segs[2].name;
-    fs::copy(o.foreign_sealed.join(name), dir.join(name)).expect("replace segment");
+    // Format 1 on both sides: format 2 refuses the mix at open (`Error::MixedLogs`, every mode),
+    // before the chain checks this test is about.
+    to_format_1(&dir);
+    let foreign = _tmp.path().join("foreign");
+    copy_wal_files(&o.foreign_sealed, &foreign);
+    to_format_1(&foreign);
+    fs::copy(foreign.join(name), dir.join(name)).expect("replace segment");
     let out = done(guarded_replay(
         &dir,
         ropts(RecoveryMode::SkipCorrupted),
@@ -896,7 +902,13 @@ fn foreign_first_segment_is_never_delivered() {
     let o = originals();
     let (_tmp, dir, layout) = fresh_copy("bug3");
     let name = &layout.segs[0].name;
-    fs::copy(o.foreign_sealed.join(name), dir.join(name)).expect("replace segment");
+    // Format 1 on both sides: format 2 refuses the mix at open (`Error::MixedLogs`, every mode),
+    // before the chain checks this test is about.
+    to_format_1(&dir);
+    let foreign = _tmp.path().join("foreign");
+    copy_wal_files(&o.foreign_sealed, &foreign);
+    to_format_1(&foreign);
+    fs::copy(foreign.join(name), dir.join(name)).expect("replace segment");
     let first = &layout.segs[0];
     for mode in MODES {
         let out = done(guarded_replay(&dir, ropts(mode), 10_000, LIMIT));

@@ -24,7 +24,11 @@ use rng::Rng;
 fn segment_header(r: &mut Rng, sealed: bool) -> SegmentHeader {
     let first = 1 + r.next_u64() % (1 << 40);
     let count = if sealed { r.next_u64() % 1000 } else { 0 };
+    // Both format versions: 1 (no log id) and 2 (a non-zero log id where 1 has the last id).
+    let version = if r.next_u64().is_multiple_of(2) { 1 } else { 2 };
     SegmentHeader {
+        version,
+        log_id: if version == 2 { r.next_u64() | 1 } else { 0 },
         sealed,
         block_count: if sealed && count > 0 {
             1 + (r.next_u64() % 50) as u32
@@ -75,7 +79,7 @@ fn segment_header_field_checks_behind_valid_crc() {
         b
     };
     let mut bad = h.encode();
-    bad[4] = 2; // version
+    bad[4] = 3; // version (1 and 2 are read)
     assert!(SegmentHeader::decode(&fix(bad)).is_err());
     let mut bad = h.encode();
     bad[6] = 0x81; // unknown flag
@@ -151,7 +155,7 @@ fn block_header_bounds_behind_valid_crc() {
     b[8..16].copy_from_slice(&u64::MAX.to_le_bytes()); // first + count overflows
     assert!(BlockHeader::decode(&fix(b)).is_err());
     let mut b = h.encode();
-    b[40] = 1; // reserved byte
+    b[56] = 1; // reserved byte (52..64; 36..52 hold format 2's synced offset and log id)
     assert!(BlockHeader::decode(&fix(b)).is_err());
 }
 

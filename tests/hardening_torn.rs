@@ -67,12 +67,17 @@ fn fixture(s: Scenario) -> Fixture {
             let last = wal_files(&orig).pop().expect("segments");
             let h = *SegmentReader::open(&last).expect("open").header();
             assert!(h.sealed);
-            let open = SegmentHeader::new_open(
-                h.sequence,
-                h.first_event_id,
-                h.prev_chain,
-                h.created_unix_ns,
-            );
+            // The header as created: same format and log id, sealed-only fields cleared.
+            let open = SegmentHeader {
+                version: h.version,
+                log_id: h.log_id,
+                ..SegmentHeader::new_open(
+                    h.sequence,
+                    h.first_event_id,
+                    h.prev_chain,
+                    h.created_unix_ns,
+                )
+            };
             OpenOptions::new()
                 .write(true)
                 .open(&last)
@@ -296,12 +301,16 @@ fn crash_after_new_segment_header() {
     let files = wal_files(&dir);
     let last = SegmentReader::open_verified(files.last().expect("segments")).expect("open");
     let h = last.header();
-    let next = SegmentHeader::new_open(
-        h.sequence + 1,
-        h.last_event_id + 1,
-        h.last_chain,
-        h.created_unix_ns + 1,
-    );
+    let next = SegmentHeader {
+        version: h.version,
+        log_id: h.log_id,
+        ..SegmentHeader::new_open(
+            h.sequence + 1,
+            h.last_event_id + 1,
+            h.last_chain,
+            h.created_unix_ns + 1,
+        )
+    };
     fs::write(dir.join(seg_name(h.sequence + 1)), next.encode()).expect("write new segment");
     for (mode, o) in replay_all(&dir, "empty unsealed last segment") {
         assert_prefix(

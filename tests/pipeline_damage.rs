@@ -744,6 +744,9 @@ fn identical_duplicate_is_replayed_once() {
 fn write_b(tag: &str, spec: LogSpec) -> (tempfile::TempDir, Log) {
     let tmp = tempdir(tag);
     let log = write_log(tmp.path(), LogSpec { salt: 1, ..spec });
+    // Format 1: format 2 refuses two logs' segments in one directory (`Error::MixedLogs`)
+    // before any of the checks these tests are about.
+    to_format_1(tmp.path());
     (tmp, log)
 }
 
@@ -754,6 +757,7 @@ fn write_b(tag: &str, spec: LogSpec) -> (tempfile::TempDir, Log) {
 fn conflicting_duplicate_each_mode() {
     let tmp = tempdir("dup-conflict");
     let log = write_log(tmp.path(), LogSpec::small());
+    to_format_1(tmp.path()); // both logs in format 1 (see `write_b`)
     let (_tb, b) = write_b("dup-conflict-b", LogSpec::small());
     let mi = 4;
     assert_eq!(
@@ -847,6 +851,7 @@ fn conflicting_duplicate_each_mode() {
 fn resume_into_conflicting_duplicate_uses_the_kept_copy() {
     let tmp = tempdir("dup-resume");
     let log = write_log(tmp.path(), LogSpec::small());
+    to_format_1(tmp.path()); // both logs in format 1 (see `write_b`)
     let (_tb, b) = write_b("dup-resume-b", LogSpec::small());
     let mi = 4;
     let orig = log.segs[mi].clone();
@@ -887,6 +892,7 @@ fn resume_into_conflicting_duplicate_uses_the_kept_copy() {
 fn replaced_segment_breaks_the_chain() {
     let tmp = tempdir("replaced");
     let log = write_log(tmp.path(), LogSpec::small());
+    to_format_1(tmp.path()); // both logs in format 1 (see `write_b`)
     let (_tb, b) = write_b("replaced-b", LogSpec::small());
     let mi = 6;
     let seg = log.segs[mi].clone();
@@ -968,6 +974,7 @@ fn replaced_segment_breaks_the_chain() {
 fn overlapping_segment_inside_an_earlier_one() {
     let tmp = tempdir("overlap-in");
     let log = write_log(tmp.path(), LogSpec::small());
+    to_format_1(tmp.path()); // both logs in format 1 (see `write_b`)
     let host = log.segs[5].clone();
     let first = host.first + 3;
     let tb = tempdir("overlap-in-b");
@@ -981,6 +988,7 @@ fn overlapping_segment_inside_an_earlier_one() {
             block_bytes: 256,
         },
     );
+    to_format_1(tb.path());
     assert_eq!(b.segs.len(), 1);
     assert!(first + 4 < host.last);
     let stray = seg_path(&log.dir, 998);
@@ -1051,6 +1059,7 @@ fn overlap_past_fixture(
 ) {
     let tmp = tempdir(tag);
     let log = write_log(tmp.path(), LogSpec::small());
+    to_format_1(tmp.path()); // both logs in format 1 (see `write_b`)
     let mi = 5;
     let host = log.segs[mi].clone();
     let next = log.segs[mi + 1].clone();
@@ -1066,6 +1075,7 @@ fn overlap_past_fixture(
             block_bytes: 256,
         },
     );
+    to_format_1(tb.path());
     let b_last = first + 9;
     assert!(b_last < next.last);
     let stray = seg_path(&log.dir, 998);

@@ -54,12 +54,17 @@ fn base() -> &'static Base {
         // the unsealed form; `mem::forget(writer)` would be reported by LeakSanitizer).
         let last = &mut files.last_mut().expect("segments").1;
         let h = SegmentHeader::decode(last[..64].try_into().expect("64 bytes")).expect("header");
-        let open = SegmentHeader::new_open(
-            h.sequence,
-            h.first_event_id,
-            h.prev_chain,
-            h.created_unix_ns,
-        );
+        // Same format and log id (format 2 blocks carry the id), sealed-only fields cleared.
+        let open = SegmentHeader {
+            version: h.version,
+            log_id: h.log_id,
+            ..SegmentHeader::new_open(
+                h.sequence,
+                h.first_event_id,
+                h.prev_chain,
+                h.created_unix_ns,
+            )
+        };
         last[..64].copy_from_slice(&open.encode());
         Base {
             dir,

@@ -63,6 +63,10 @@ pub enum wal_status {
     /// The directory holds segments of both formats (wal_recovery's own and FlashStrike v1);
     /// the message names a file of each. Set `format` in the options to read one of them.
     WAL_ERR_MIXED_FORMATS = 105,
+    /// The directory holds segments of two logs (different format-2 log ids, or format-1
+    /// segments next to format-2 ones); the message names a file of each. Refused in every
+    /// mode, and by `wal_writer_open`.
+    WAL_ERR_MIXED_LOGS = 106,
 
     /// A segment could not be used at all (unreadable, or its header is invalid) and event ids
     /// are missing because of it.
@@ -151,6 +155,7 @@ pub(crate) const ALL_STATUSES: &[wal_status] = &[
     WAL_ERR_LOCKED,
     WAL_ERR_WORKER_PANICKED,
     WAL_ERR_MIXED_FORMATS,
+    WAL_ERR_MIXED_LOGS,
     WAL_ERR_SEGMENT_UNUSABLE,
     WAL_ERR_CORRUPT_TOO_SHORT,
     WAL_ERR_CORRUPT_HEADER_MAGIC,
@@ -205,6 +210,7 @@ impl wal_status {
             Error::WriterFailed(_) => WAL_ERR_WRITER_FAILED,
             Error::DirectoryLocked(_) => WAL_ERR_LOCKED,
             Error::MixedFormats { .. } => WAL_ERR_MIXED_FORMATS,
+            Error::MixedLogs { .. } => WAL_ERR_MIXED_LOGS,
             _ => WAL_ERR_INTERNAL,
         }
     }
@@ -270,6 +276,7 @@ impl wal_status {
             WAL_ERR_LOCKED => c"WAL_ERR_LOCKED",
             WAL_ERR_WORKER_PANICKED => c"WAL_ERR_WORKER_PANICKED",
             WAL_ERR_MIXED_FORMATS => c"WAL_ERR_MIXED_FORMATS",
+            WAL_ERR_MIXED_LOGS => c"WAL_ERR_MIXED_LOGS",
             WAL_ERR_SEGMENT_UNUSABLE => c"WAL_ERR_SEGMENT_UNUSABLE",
             WAL_ERR_CORRUPT_TOO_SHORT => c"WAL_ERR_CORRUPT_TOO_SHORT",
             WAL_ERR_CORRUPT_HEADER_MAGIC => c"WAL_ERR_CORRUPT_HEADER_MAGIC",
@@ -320,6 +327,7 @@ impl wal_status {
             WAL_ERR_LOCKED => c"another writer holds the log directory",
             WAL_ERR_WORKER_PANICKED => c"segment preloader thread panicked",
             WAL_ERR_MIXED_FORMATS => c"segments of two formats in one directory",
+            WAL_ERR_MIXED_LOGS => c"segments of two logs in one directory",
             WAL_ERR_SEGMENT_UNUSABLE => c"segment unusable",
             WAL_ERR_CORRUPT_TOO_SHORT
             | WAL_ERR_CORRUPT_HEADER_MAGIC

@@ -104,7 +104,11 @@ pub unsafe extern "C" fn wal_writer_options_init(opts: *mut wal_writer_options) 
 /// On success `*out` is a new handle to free with `wal_writer_close`; on failure `*out` is NULL
 /// and `wal_last_error_message(NULL, ...)` has the detail. `opts` may be NULL for the
 /// defaults. Errors include WAL_ERR_LOCKED (another writer holds the directory), WAL_ERR_IO,
-/// WAL_ERR_INVALID_ARGUMENT.
+/// WAL_ERR_INVALID_ARGUMENT, WAL_ERR_MIXED_LOGS (segments of two logs in the directory). A new
+/// log is written in format 2 with a fresh random log id, and a format-1 log stays in that
+/// format. Segments after a missing sequence number (a rename a power loss did not keep) hold
+/// no synced event: they are renamed to `<name>.wal.unsynced` and appending continues before
+/// them.
 ///
 /// Thread-safe (no shared state).
 ///

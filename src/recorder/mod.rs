@@ -12,15 +12,25 @@
 //! segment is sealed — its header rewritten with totals and its last chain value — when the
 //! writer rolls to the next one or closes.
 //!
-//! **Crash recovery.** [`Writer::open`] on an existing directory verifies the newest segment. A
-//! torn tail (the partial block a crash left) is truncated — never a byte that verifies — and the
-//! segment is sealed; appending continues in a new segment with the next id and the right chain
-//! value. Corruption that is not a torn tail is refused with a typed error.
+//! **Crash recovery.** [`Writer::open`] on an existing directory refuses one that mixes two
+//! logs ([`Error::MixedLogs`]), sets aside segments that follow a missing sequence number (a
+//! rename a power loss did not keep: they hold no synced event), then verifies the newest
+//! segment. A torn tail (the partial block a crash left) is truncated — never a block a
+//! completed sync is known to cover — and the segment is sealed; appending continues in a new
+//! segment with the next id and the right chain value. Corruption that is not a torn tail is
+//! refused with a typed error.
+//!
+//! **Format.** A new log is written in format 2: a random log id in every segment and block
+//! header, seeding the chain, and in each block the offset the last completed `fdatasync`
+//! reached (`docs/FORMAT.md`). A format-1 log is continued in format 1. Every file-system call
+//! and why it is needed: `docs/RELIABILITY.md`, "The fsync discipline".
 //!
 //! **Failures.** After any failed write or sync the writer refuses further work
 //! ([`Error::WriterFailed`]); everything synced before the failure stays readable because blocks
 //! are only ever appended and the header is rewritten only at sealing.
 
+mod durable;
+mod knobs;
 mod lock;
 mod options;
 
@@ -29,12 +39,13 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use knobs::Knob;
 pub use options::WriterOptions;
 
 use crate::error::{Error, Result};
 use crate::recovery::segment_reader::{SegmentEnd, SegmentReader};
 use crate::segment::block::BlockHeader;
-use crate::segment::header::SegmentHeader;
+use crate::segment::header::{chain_seed, SegmentHeader, FORMAT_VERSION, FORMAT_VERSION_1};
 use crate::segment::{
     naming, record, record_size, BLOCK_ALIGN, CHAIN_SEED, HEADER_BYTES, HUGE_PAGE_BYTES,
     MAX_EVENT_BYTES,
@@ -50,6 +61,9 @@ struct OpenSegment {
     len: u64,
     /// Bytes written to the file so far; the write buffer holds `written..len`.
     written: u64,
+    /// Bytes the last completed `fdatasync` of this file covered (format 2 records it in each
+    /// block header, which makes a damaged block followed by a valid one decidable).
+    synced: u64,
     blocks: u32,
 }
 
@@ -60,6 +74,10 @@ pub struct Writer {
     opts: WriterOptions,
     _lock: lock::DirLock,
     segment: Option<OpenSegment>,
+    /// Format version of the log (2 for a new log; a format-1 log is continued in format 1).
+    version: u8,
+    /// The log's identity (format 2), 0 in format 1.
+    log_id: u64,
     next_sequence: u64,
     /// Chain value after the last block written.
     chain: u32,
@@ -80,6 +98,30 @@ fn unix_ns() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0)
+}
+
+/// A random non-zero log id, from the kernel's random number generator.
+fn random_log_id() -> Result<u64> {
+    let mut b = [0u8; 8];
+    loop {
+        // SAFETY: getrandom writes at most `b.len()` bytes into `b`, a buffer we own.
+        let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+        if n == b.len() as isize {
+            let id = u64::from_le_bytes(b);
+            if id != 0 {
+                return Ok(id);
+            }
+            continue;
+        }
+        let e = std::io::Error::last_os_error();
+        if n < 0 && e.kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
+        if n >= 0 {
+            continue; // a short read: try again
+        }
+        return Err(Error::io("getrandom", "log id", e));
+    }
 }
 
 /// Canonically named segment files in `dir`, sorted by sequence number.
@@ -103,15 +145,31 @@ impl Writer {
     pub fn open(dir: impl AsRef<Path>, opts: WriterOptions) -> Result<Self> {
         opts.validate()?;
         let dir = dir.as_ref().to_path_buf();
-        fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+        // A created directory's own entry must be durable before any sync can vouch for the
+        // events inside it: fsync(2) of a file does not make its name durable.
+        durable::create_dir_durably(&dir, !knobs::active(Knob::RevertParentFsync))?;
         let lock = lock::DirLock::acquire(&dir)?;
+        // A new log gets format 2 and a fresh identity; `recover_tail` replaces both with the
+        // existing log's. (Knob `revert-hole-rule`: format 1, whose blocks record no synced
+        // offset.)
+        let (version, log_id) = if knobs::active(Knob::RevertHoleRule) {
+            (FORMAT_VERSION_1, 0)
+        } else {
+            (FORMAT_VERSION, random_log_id()?)
+        };
         let mut w = Writer {
             block: Vec::with_capacity(HEADER_BYTES + opts.block_bytes as usize),
             dir,
             _lock: lock,
             segment: None,
+            version,
+            log_id,
             next_sequence: 1,
-            chain: CHAIN_SEED,
+            chain: if version == FORMAT_VERSION_1 {
+                CHAIN_SEED
+            } else {
+                chain_seed(log_id)
+            },
             next_id: opts.first_event_id,
             block_first_id: opts.first_event_id,
             block_events: 0,
@@ -129,11 +187,18 @@ impl Writer {
     /// next sequence, id and chain value.
     fn recover_tail(&mut self) -> Result<()> {
         self.remove_stale_temporaries()?;
+        // Before anything is set aside or repaired: a directory mixing two logs is refused.
+        one_log(&list_segments(&self.dir)?)?;
+        if !knobs::active(Knob::RevertRollBarrier) {
+            self.set_aside_after_gap()?;
+        }
         let segments = list_segments(&self.dir)?;
         let Some((seq, path)) = segments.last().cloned() else {
             return Ok(());
         };
         let mut reader = SegmentReader::open(&path)?;
+        self.version = reader.header().version;
+        self.log_id = reader.header().log_id;
         reader.verify();
         match reader.end().clone() {
             SegmentEnd::Corrupt(c) => return Err(Error::Corrupt(Box::new(c))),
@@ -186,8 +251,48 @@ impl Writer {
         Ok(())
     }
 
+    /// Sets aside the segments that follow a missing sequence number (renamed to
+    /// `<name>.wal.unsynced`, which recovery ignores), so that appending continues after the
+    /// last segment before the gap instead of after segments Strict recovery can never reach.
+    ///
+    /// Why this is only ever un-synced data: the writer never removes a segment in the middle
+    /// of a log, so a missing sequence number is a rename that did not survive a power loss.
+    /// Every sync that returned after that rename fsynced the directory, which would have made
+    /// the rename durable; so no sync returned after the missing segment was created, and
+    /// nothing in it or after it was ever synced. A writer of this version cannot leave such a
+    /// state (it fsyncs the directory before a second rename, [`Self::create_segment`]); older
+    /// writers, whose two rolls could share one directory fsync, can. The files are kept, not
+    /// removed, so that a gap made by hand (a deleted segment) loses nothing for good.
+    fn set_aside_after_gap(&mut self) -> Result<()> {
+        let segments = list_segments(&self.dir)?;
+        let gap = segments
+            .windows(2)
+            .position(|w| w[0].0.checked_add(1) != Some(w[1].0));
+        let Some(at) = gap else {
+            return Ok(());
+        };
+        for (_, path) in segments.iter().skip(at + 1).rev() {
+            let aside = (0u32..)
+                .map(|n| {
+                    let mut name = path.as_os_str().to_os_string();
+                    name.push(if n == 0 {
+                        ".unsynced".to_string()
+                    } else {
+                        format!(".unsynced.{n}")
+                    });
+                    PathBuf::from(name)
+                })
+                .find(|p| !p.exists())
+                .ok_or_else(|| Error::WriterFailed("no free name to set a segment aside".into()))?;
+            fs::rename(path, &aside)
+                .map_err(|e| Error::io("set aside segment after a missing one", path, e))?;
+        }
+        self.sync_dir()
+    }
+
     /// Removes `*.wal.tmp` files: a crash inside [`Self::create_segment`] left them before
-    /// their rename, so they never held an event.
+    /// their rename became durable, so they hold no synced event (after a power loss one can
+    /// hold a whole sealed segment, whose rename and events were never synced).
     fn remove_stale_temporaries(&mut self) -> Result<()> {
         let rd = fs::read_dir(&self.dir).map_err(|e| Error::io("read directory", &self.dir, e))?;
         let mut removed = false;
@@ -339,13 +444,16 @@ impl Writer {
             .segment
             .as_mut()
             .ok_or_else(|| Error::WriterFailed("no open segment".into()))?;
-        let bh = BlockHeader::for_payload(
+        let mut bh = BlockHeader::for_payload(
             seg.blocks,
             self.block_first_id,
             self.block_events,
             &self.block[HEADER_BYTES..],
             self.chain,
         );
+        if self.version != FORMAT_VERSION_1 {
+            bh = bh.with_identity(self.log_id, seg.synced);
+        }
         self.block[..HEADER_BYTES].copy_from_slice(&bh.encode());
         self.block.resize(total, 0);
         self.pending.extend_from_slice(&self.block);
@@ -378,7 +486,11 @@ impl Writer {
             .truncate(true)
             .open(&tmp)
             .map_err(|e| Error::io("create segment", &tmp, e))?;
-        let header = SegmentHeader::new_open(seq, self.block_first_id, self.chain, unix_ns());
+        let header = SegmentHeader {
+            version: self.version,
+            log_id: self.log_id,
+            ..SegmentHeader::new_open(seq, self.block_first_id, self.chain, unix_ns())
+        };
         file.write_all_at(&header.encode(), 0)
             .map_err(|e| Error::io("write header", &tmp, e))?;
         file.sync_data()
@@ -390,6 +502,12 @@ impl Writer {
                 std::io::Error::from_raw_os_error(libc::EEXIST),
             ));
         }
+        // Two renames must never share one directory fsync: if only the later one survived a
+        // power loss, the log would have a gap after which appending can never be reached. So
+        // a rename not yet made durable by a sync is made durable before the next one.
+        if self.dir_dirty && !knobs::active(Knob::RevertRollBarrier) {
+            self.sync_dir()?;
+        }
         fs::rename(&tmp, &path).map_err(|e| Error::io("rename segment into place", &path, e))?;
         self.next_sequence = seq.checked_add(1).ok_or(Error::IdOverflow)?;
         self.dir_dirty = true;
@@ -399,6 +517,7 @@ impl Writer {
             header,
             len: HEADER_BYTES as u64,
             written: HEADER_BYTES as u64,
+            synced: HEADER_BYTES as u64,
             blocks: 0,
         });
         Ok(())
@@ -433,9 +552,7 @@ impl Writer {
     }
 
     fn sync_dir(&mut self) -> Result<()> {
-        let d = File::open(&self.dir).map_err(|e| Error::io("open directory", &self.dir, e))?;
-        d.sync_all()
-            .map_err(|e| Error::io("fsync directory", &self.dir, e))?;
+        durable::fsync_dir(&self.dir)?;
         self.dir_dirty = false;
         Ok(())
     }
@@ -452,12 +569,15 @@ impl Writer {
 
     fn sync_inner(&mut self) -> Result<()> {
         self.write_pending()?;
-        if let Some(seg) = &self.segment {
-            seg.file
-                .sync_data()
-                .map_err(|e| Error::io("fdatasync", &seg.path, e))?;
+        if let Some(seg) = self.segment.as_mut() {
+            if !knobs::active(Knob::SkipFdatasync) {
+                seg.file
+                    .sync_data()
+                    .map_err(|e| Error::io("fdatasync", &seg.path, e))?;
+            }
+            seg.synced = seg.written;
         }
-        if self.dir_dirty {
+        if self.dir_dirty && !knobs::active(Knob::SkipDirFsync) {
             self.sync_dir()?;
         }
         Ok(())
@@ -495,4 +615,36 @@ impl Drop for Writer {
             let _ = self.close_inner();
         }
     }
+}
+
+/// Fails with [`Error::MixedLogs`] unless every segment of `segments` whose header decodes
+/// belongs to one log (same format version and log id): appending to a directory that mixes
+/// two logs would bury the mix under new events. Damaged headers are left to the checks that
+/// follow.
+fn one_log(segments: &[(u64, PathBuf)]) -> Result<()> {
+    use std::io::Read as _;
+    let mut first: Option<(&Path, SegmentHeader)> = None;
+    for (_, path) in segments {
+        let mut raw = [0u8; HEADER_BYTES];
+        let read = File::open(path).and_then(|mut f| f.read_exact(&mut raw));
+        let Ok(h) = read
+            .map_err(|_| ())
+            .and_then(|_| SegmentHeader::decode(&raw).map_err(|_| ()))
+        else {
+            continue;
+        };
+        match &first {
+            None => first = Some((path, h)),
+            Some((p, g)) if (g.version, g.log_id) != (h.version, h.log_id) => {
+                return Err(Error::MixedLogs {
+                    first: p.to_path_buf(),
+                    first_id: g.identity(),
+                    other: path.clone(),
+                    other_id: h.identity(),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }

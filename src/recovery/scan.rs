@@ -349,6 +349,9 @@ pub fn scan_dir_as(dir: &Path, choice: FormatChoice, telemetry: &Telemetry) -> R
             FormatChoice::Auto => None,
         },
     };
+    if format == Some(Format::Native) {
+        one_log(&files)?;
+    }
     // Usable first, ordered by (first id, sequence) — a stable, total order; then the rest.
     files.sort_by(|a, b| {
         let key = |f: &ScannedFile| match &f.header {
@@ -364,4 +367,31 @@ pub fn scan_dir_as(dir: &Path, choice: FormatChoice, telemetry: &Telemetry) -> R
         ignored,
         format,
     })
+}
+
+/// Fails with [`Error::MixedLogs`] when the usable native segments do not all belong to one
+/// log: two format-2 log ids, or format-1 segments next to format-2 ones (a writer continues a
+/// format-1 log in format 1, so no writer leaves that mix).
+fn one_log(files: &[ScannedFile]) -> Result<()> {
+    // In name order, so that the message names the oldest segment and the first that differs.
+    let mut usable: Vec<&ScannedFile> = files.iter().filter(|f| f.status.usable()).collect();
+    usable.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut first: Option<(&ScannedFile, (u8, u64))> = None;
+    for f in usable {
+        let Some(h) = &f.header else { continue };
+        let id = (h.version, h.log_id);
+        match first {
+            None => first = Some((f, id)),
+            Some((g, gid)) if gid != id => {
+                return Err(Error::MixedLogs {
+                    first: g.path.clone(),
+                    first_id: g.header.as_ref().map(|h| h.identity()).unwrap_or_default(),
+                    other: f.path.clone(),
+                    other_id: h.identity(),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }

@@ -10,7 +10,15 @@
 //! | 24 | 4 | CRC32C of the payload |
 //! | 28 | 4 | chain = CRC32C(bytes 0..28), seeded with the previous chain value |
 //! | 32 | 4 | CRC32C of bytes 0..32 and 36..64 |
-//! | 36 | 28 | reserved, zero |
+//! | 36 | 8 | v2: synced offset — how far the writer's last completed `fdatasync` of this segment reached when the block was built; v1: zero |
+//! | 44 | 8 | v2: log id (the segment header's); v1: zero |
+//! | 52 | 12 | reserved, zero |
+//!
+//! The synced offset makes a damaged block followed by a valid one decidable (version 2 only):
+//! if a later valid block records a synced offset beyond the damaged block, a sync that
+//! returned covered it, so it is damage; otherwise it may be an un-synced write that a power
+//! loss dropped while a later one persisted, and it is the torn tail (`docs/FORMAT.md`,
+//! "Torn tail or damage").
 
 use super::bytes::{put, u32_at, u64_at};
 use super::checksum;
@@ -35,6 +43,11 @@ pub struct BlockHeader {
     pub payload_crc: u32,
     /// Chain value after this block.
     pub chain: u32,
+    /// v2: the segment length the writer's last completed sync covered when the block was
+    /// built (0 in version 1).
+    pub synced_offset: u64,
+    /// v2: the log id (0 in version 1).
+    pub log_id: u64,
 }
 
 /// A block header that failed a check.
@@ -71,9 +84,21 @@ impl BlockHeader {
             payload_len: payload.len() as u32,
             payload_crc: checksum::crc32c(payload),
             chain: 0,
+            synced_offset: 0,
+            log_id: 0,
         };
         h.chain = chain_of(prev_chain, &h.encode_without_chain());
         h
+    }
+
+    /// The same header with the version-2 fields set (they are outside the chained bytes, so
+    /// the chain value does not change).
+    pub fn with_identity(self, log_id: u64, synced_offset: u64) -> Self {
+        BlockHeader {
+            log_id,
+            synced_offset,
+            ..self
+        }
     }
 
     /// Id one past the block's last record.
@@ -96,6 +121,8 @@ impl BlockHeader {
     pub fn encode(&self) -> [u8; 64] {
         let mut b = self.encode_without_chain();
         put(&mut b, 28, &self.chain.to_le_bytes());
+        put(&mut b, 36, &self.synced_offset.to_le_bytes());
+        put(&mut b, 44, &self.log_id.to_le_bytes());
         let crc = header_crc(&b);
         put(&mut b, 32, &crc.to_le_bytes());
         b
@@ -119,7 +146,7 @@ impl BlockHeader {
                 format!("stored {stored:#010x}, computed {computed:#010x}"),
             );
         }
-        if b[36..64].iter().any(|&x| x != 0) {
+        if b[52..64].iter().any(|&x| x != 0) {
             return err(
                 CorruptionKind::Padding,
                 "reserved block header bytes are not zero".into(),
@@ -132,6 +159,8 @@ impl BlockHeader {
             payload_len: u32_at(b, 20),
             payload_crc: u32_at(b, 24),
             chain: u32_at(b, 28),
+            synced_offset: u64_at(b, 36),
+            log_id: u64_at(b, 44),
         };
         let len = h.payload_len as usize;
         if h.event_count == 0

@@ -470,6 +470,10 @@ mod rng;
 
 #[path = "../common/files.rs"]
 mod files;
+#[path = "../common/format1.rs"]
+mod format1;
+#[allow(unused_imports)] // only the suites that mix two logs use it
+pub use format1::to_format_1;
 #[allow(unused_imports)] // not every suite that includes this module draws random numbers
 pub use rng::Rng;
 

@@ -122,6 +122,8 @@ pub fn decode_header(prefix: &[u8]) -> Result<Decoded, HeaderError> {
     }
     Ok(Decoded::Segment {
         header: SegmentHeader {
+            version: crate::segment::header::FORMAT_VERSION_1,
+            log_id: 0,
             sealed: true,
             block_count: h.block_count,
             sequence: u64::from(h.segment_index),
@@ -165,6 +167,8 @@ fn unfinalized(h: &RawHeader, prefix: &[u8]) -> Decoded {
 fn unfinalized_segment(h: &RawHeader, first_event_id: u64) -> Decoded {
     Decoded::Segment {
         header: SegmentHeader {
+            version: crate::segment::header::FORMAT_VERSION_1,
+            log_id: 0,
             sealed: false,
             block_count: 0,
             sequence: u64::from(h.segment_index),

@@ -473,8 +473,12 @@ pub fn end_of_file(s: &SegmentFacts<'_>, c: &Cursor) -> SegmentEnd {
 /// How a segment whose block `block_no` at `off` failed ends: the torn tail of the last write
 /// when the segment is unsealed, no valid block follows the damage, and the damage has the
 /// shape an interrupted write leaves (per format: [`native::torn_shape`],
-/// [`flashstrike::torn_shape`]); corruption otherwise. A bit flip in the last written block is
-/// therefore corruption, never a torn tail: Strict never ends clean on it.
+/// [`flashstrike::torn_shape`]; native format 2 also [`native::lost_sector`]); corruption
+/// otherwise. A bit flip in the last written block is therefore corruption, never a torn tail:
+/// Strict never ends clean on it. Native format 2 also decides a failed block that valid ones
+/// follow, from the synced offsets they record ([`native::sync_proof`]): covered by a
+/// completed sync, damage; otherwise un-synced writes a power loss kept out of order, the torn
+/// tail (docs/FORMAT.md, "Torn tail or damage").
 pub fn classify(
     data: &[u8],
     s: &SegmentFacts<'_>,
@@ -492,7 +496,45 @@ pub fn classify(
     if s.header.sealed {
         return SegmentEnd::Corrupt(c);
     }
+    let v2 =
+        s.format == Format::Native && s.header.version != crate::segment::header::FORMAT_VERSION_1;
+    let rest_len = data.len().saturating_sub(off) as u64;
     if let Some(later) = find_later_block(s.format, data, off, block_no) {
+        // Format 2 records in each block how far the last completed sync reached, which
+        // decides whether the failed block was ever synced (docs/FORMAT.md, "Torn tail or
+        // damage").
+        if v2 {
+            if let Some((at, synced)) = native::sync_proof(data, off, block_no) {
+                let mut c = c;
+                c.detail = format!(
+                    "{}; the block at offset {at} records a completed sync up to offset {synced}, \
+                     beyond this block, so this block was synced: damage, not a torn write",
+                    c.detail
+                );
+                return SegmentEnd::Corrupt(c);
+            }
+            // Not proven synced: a torn tail if the damage is what a lost write leaves (its
+            // header's sector, or a whole sector inside it, reads as zeros); a changed byte is
+            // still damage.
+            if fail.zero_filled || native::lost_sector(data, off) {
+                return SegmentEnd::TornTail(TornTail {
+                    offset: off as u64,
+                    bytes: rest_len,
+                    reason: format!(
+                        "{}, followed by blocks no completed sync covered (un-synced writes \
+                         that a power loss kept out of order)",
+                        fail.kind.as_str()
+                    ),
+                });
+            }
+            let mut c = c;
+            c.detail = format!(
+                "{}; a valid block follows at offset {later}, and the damage is not a lost \
+                 sector, so this is not a torn write",
+                c.detail
+            );
+            return SegmentEnd::Corrupt(c);
+        }
         let mut c = c;
         c.detail = format!(
             "{}; a valid block follows at offset {later}, so this is not a torn write",
@@ -501,7 +543,9 @@ pub fn classify(
         return SegmentEnd::Corrupt(c);
     }
     let torn = match s.format {
-        Format::Native => native::torn_shape(data, off, &fail),
+        Format::Native => {
+            native::torn_shape(data, off, &fail) || (v2 && native::lost_sector(data, off))
+        }
         Format::FlashStrikeV1 => flashstrike::torn_shape(data, off, &fail),
     };
     if !torn {

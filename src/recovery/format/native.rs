@@ -10,9 +10,9 @@ use super::{
 };
 use crate::error::CorruptionKind;
 use crate::segment::block::{BlockHeader, BLOCK_MAGIC};
-use crate::segment::bytes::header_at;
+use crate::segment::bytes::{header_at, u64_at};
 use crate::segment::checksum;
-use crate::segment::header::SegmentHeader;
+use crate::segment::header::{SegmentHeader, FORMAT_VERSION_1};
 use crate::segment::{BLOCK_ALIGN, HEADER_BYTES};
 
 /// Decodes a native segment header (the first 64 bytes of `prefix`).
@@ -39,6 +39,7 @@ pub fn check_block(data: &[u8], c: &Cursor) -> Result<BlockOk, BlockFailure> {
     let off = c.off;
     let raw = super::block_header_at(data, off)?;
     let bh = BlockHeader::decode(&raw).map_err(|e| BlockFailure::new(e.kind, e.detail))?;
+    check_identity(data, &bh)?;
     super::check_place(u64::from(bh.index), bh.first_event_id, c)?;
     // Native chain values are CRC32C: they fit in the low 32 bits.
     let chain = c.chain as u32;
@@ -91,6 +92,79 @@ pub fn check_block(data: &[u8], c: &Cursor) -> Result<BlockOk, BlockFailure> {
             expect: u64::from(bh.payload_crc),
         },
     })
+}
+
+/// The log id the blocks of the segment in `data` carry: the header's (format 2), or `None`
+/// (format 1, whose blocks have zeros there). The header was validated when the segment was
+/// opened; its bytes are part of `data`.
+fn segment_log_id(data: &[u8]) -> Option<u64> {
+    let raw = header_at(data, 0)?;
+    (raw[4] != FORMAT_VERSION_1).then(|| u64_at(&raw, 32))
+}
+
+/// A format-2 block must carry its segment's log id (a block of another log is spliced in);
+/// a format-1 block has zeros where format 2 keeps the synced offset and the log id.
+fn check_identity(data: &[u8], bh: &BlockHeader) -> Result<(), BlockFailure> {
+    match segment_log_id(data) {
+        Some(id) if bh.log_id != id => Err(BlockFailure::new(
+            CorruptionKind::ChainMismatch,
+            format!(
+                "block of another log: log id {:#018x}, the segment's {id:#018x}",
+                bh.log_id
+            ),
+        )),
+        None if bh.log_id != 0 || bh.synced_offset != 0 => Err(BlockFailure::new(
+            CorruptionKind::Padding,
+            "reserved block header bytes are not zero (format 1)",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Format 2: a later valid block of the segment (after the failed block `block_no` at `off`)
+/// whose recorded synced offset lies beyond `off` — proof that a sync which returned covered
+/// the failed block, so its failure is damage. Returns that block's offset and synced offset.
+pub fn sync_proof(data: &[u8], off: usize, block_no: u64) -> Option<(usize, u64)> {
+    let id = segment_log_id(data)?;
+    let mut probe = off + BLOCK_ALIGN;
+    while let Some(raw) = header_at(data, probe) {
+        if raw[0..4] == BLOCK_MAGIC {
+            if let Ok(bh) = BlockHeader::decode(&raw) {
+                if u64::from(bh.index) > block_no
+                    && bh.log_id == id
+                    && bh.synced_offset > off as u64
+                {
+                    return Some((probe, bh.synced_offset));
+                }
+            }
+        }
+        probe += BLOCK_ALIGN;
+    }
+    None
+}
+
+/// Bytes of a sector, the unit a disk writes atomically.
+const SECTOR: usize = 512;
+
+/// Format 2, the failed block at `off` being the last data: whether a whole 512-byte sector
+/// (aligned in the file, and within it) that overlaps the block reads as zeros — a sector of an
+/// un-synced write that never reached the disk while later ones did (a file size updated at
+/// I/O completion, as on XFS). The sector may run past the block into where the next block's
+/// header was.
+pub fn lost_sector(data: &[u8], off: usize) -> bool {
+    let end = match header_at(data, off).map(|raw| BlockHeader::decode(&raw)) {
+        Some(Ok(bh)) => (off + HEADER_BYTES + bh.payload_len as usize).min(data.len()),
+        _ => data.len(),
+    };
+    let mut s = off - off % SECTOR;
+    while s < end {
+        match data.get(s..s + SECTOR) {
+            Some(b) if b.iter().all(|&x| x == 0) => return true,
+            Some(_) => s += SECTOR,
+            None => return false,
+        }
+    }
+    false
 }
 
 /// The payload's CRC32C against its block header's.

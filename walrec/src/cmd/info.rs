@@ -55,6 +55,10 @@ pub struct Row {
     pub sealed: Option<bool>,
     /// The file's format, when its header was recognised.
     pub format: Option<&'static str>,
+    /// Native format version (1 or 2), when the header was recognised.
+    pub version: Option<u8>,
+    /// Native format 2: the log id (`0x` + 16 hex digits); `null` in format 1 and FlashStrike.
+    pub log_id: Option<String>,
     /// Scan status label ("ok", "bad header", …).
     pub status: &'static str,
     /// Status with specifics.
@@ -67,6 +71,7 @@ pub fn row(f: &ScannedFile) -> Row {
     let sealed = h.map(|h| h.sealed);
     let counted = h.filter(|h| h.sealed);
     let empty = matches!(f.status, FileStatus::Empty { .. });
+    let native = f.format == Some(wal_recovery::recovery::format::Format::Native);
     Row {
         file: f
             .path
@@ -83,6 +88,10 @@ pub fn row(f: &ScannedFile) -> Row {
         bytes: f.len,
         sealed,
         format: f.format.map(|f| f.as_str()),
+        version: h.filter(|_| native).map(|h| h.version),
+        log_id: h
+            .filter(|h| native && h.log_id != 0)
+            .map(|h| format!("{:#018x}", h.log_id)),
         status: f.status.label(),
         detail: f.status.describe(),
     }
@@ -105,6 +114,7 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
         let v = serde_json::json!({
             "dir": a.dir.to_string_lossy(),
             "format": scan.format.map(|f| f.as_str()),
+            "log": log_identity(&rows),
             "segments": rows,
             "segment_files": scan.files.len(),
             "usable": scan.usable,
@@ -149,15 +159,28 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
             &mut out,
             &format!(
                 "{} segment files ({} usable{empty}), {}, {} other entries ignored\n\
-                 format: {}\n",
+                 format: {}\n\
+                 log: {}\n",
                 scan.files.len(),
                 scan.usable,
                 output::bytes(total),
                 scan.ignored,
                 format_name(scan.format),
+                log_identity(&rows).unwrap_or_else(|| "-".into()),
             ),
         )?;
     }
     std::io::Write::flush(&mut out)?;
     Ok(Outcome::from_problems(bad))
+}
+
+/// The log's identity, from the first segment whose native header was read: `log id 0x…
+/// (format 2)` or `format 1 (no log id)`. (The scan has already refused a directory whose
+/// segments disagree: `Error::MixedLogs`.)
+fn log_identity(rows: &[Row]) -> Option<String> {
+    let r = rows.iter().find(|r| r.version.is_some())?;
+    Some(match &r.log_id {
+        Some(id) => format!("log id {id} (format {})", r.version.unwrap_or(2)),
+        None => "format 1 (no log id)".into(),
+    })
 }

@@ -76,6 +76,8 @@ pub fn write_tiny_log(dir: &Path, n: u64) -> anyhow::Result<()> {
         record::encode_into(&mut block, &genpayload::payload(id, spec));
         let bh = BlockHeader::for_payload(0, id, 1, &block, chain);
         let h = SegmentHeader {
+            version: wal_recovery::segment::header::FORMAT_VERSION_1,
+            log_id: 0,
             sealed: true,
             block_count: 1,
             sequence: seq,
