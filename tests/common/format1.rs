@@ -2,28 +2,19 @@
 //! writer leaves: no log id, no synced offsets, the chain started from the fixed seed. For the
 //! suites that mix two logs' segments on purpose to test what format 1 can and cannot tell
 //! (format 2 refuses such a directory outright: `Error::MixedLogs`). Included by path like
-//! `files.rs` (`#[path = "../common/format1.rs"] mod format1;`).
+//! `files.rs` (`#[path = "../common/format1.rs"] mod format1;`), beside `files.rs`, whose segment
+//! listing it uses.
 
 use std::fs;
 use std::path::Path;
 
 use wal_recovery::segment::block::BlockHeader;
 use wal_recovery::segment::header::{SegmentHeader, FORMAT_VERSION_1};
-use wal_recovery::segment::{naming, BLOCK_ALIGN, CHAIN_SEED, HEADER_BYTES};
+use wal_recovery::segment::{BLOCK_ALIGN, CHAIN_SEED, HEADER_BYTES};
 
 /// Rewrites every segment of the one log in `dir` (clean, as written) into format 1.
 pub fn to_format_1(dir: &Path) {
-    let mut segs: Vec<(u64, std::path::PathBuf)> = fs::read_dir(dir)
-        .expect("read log dir")
-        .map(|e| e.expect("entry"))
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()
-                .and_then(naming::parse)
-                .map(|s| (s, e.path()))
-        })
-        .collect();
-    segs.sort();
+    let segs = super::files::wal_files_with_seq(dir);
     let mut chain = CHAIN_SEED;
     for (_, p) in segs {
         let mut b = fs::read(&p).expect("read segment");

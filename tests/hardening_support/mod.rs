@@ -39,6 +39,8 @@ pub use env::{env_count, env_seed};
 #[path = "../common/guarded.rs"]
 mod guarded;
 
+#[path = "../common/files.rs"]
+mod files;
 #[path = "../common/format1.rs"]
 mod format1;
 #[allow(unused_imports)] // only the suites that mix two logs use it
