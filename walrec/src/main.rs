@@ -49,6 +49,9 @@ enum Command {
     Bench(cmd::bench::Args),
     /// Generate a log in a temporary directory, replay it verified, and remove it.
     Demo(cmd::demo::Args),
+    /// The writer process of `bench --follow` (internal).
+    #[command(hide = true)]
+    BenchFollowWriter(cmd::bench::follow::WriterArgs),
 }
 
 fn run(cli: Cli) -> anyhow::Result<exit::Outcome> {
@@ -61,6 +64,7 @@ fn run(cli: Cli) -> anyhow::Result<exit::Outcome> {
         Command::Tail(a) => cmd::tail::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::BenchFollowWriter(a) => cmd::bench::follow::writer(a),
     }
 }
 

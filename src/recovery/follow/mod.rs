@@ -20,6 +20,7 @@
 //! [`crate::Manager::next_timeout`] waits with the [`IdleStrategy`] of the options.
 
 pub(crate) mod tail;
+mod watch;
 
 use std::time::{Duration, Instant};
 
@@ -55,9 +56,13 @@ pub enum IdleStrategy {
         spins: u32,
     },
     /// Spin, yield, then sleep between checks, doubling the sleep from `min_sleep` up to
-    /// `max_sleep`: a few percent of a core while idle, at the cost of up to `max_sleep` (plus
-    /// the kernel's timer slack, 50 µs by default) of latency for the first event after a quiet
-    /// period. The default ([`IdleStrategy::default`]): 100 spins, 10 yields, 1 µs to 100 µs.
+    /// `max_sleep`; once the follower is in the live tail, each sleep is instead a wait on an
+    /// inotify watch of the log directory (woken by the writer's next write or new segment)
+    /// with a timeout of [`WATCHED_WAIT`]: next to no CPU while idle, and the latency of a
+    /// wake-up rather than of a sleep. Without inotify (or while the directory does not exist)
+    /// it sleeps: then a few percent of a core or more while idle (each wake-up costs CPU), and
+    /// up to `max_sleep` plus the kernel's timer slack (50 µs by default) of latency. The
+    /// default ([`IdleStrategy::default`]): 100 spins, 10 yields, 1 µs to 100 µs.
     Backoff {
         /// Checks before the first yield.
         spins: u32,
@@ -119,6 +124,11 @@ impl IdleStrategy {
     }
 }
 
+/// The longest a back-off wait blocks on the directory watch before checking anyway: the bound
+/// on how late a change inotify does not report (a writer on another machine of a network file
+/// system) is seen.
+pub const WATCHED_WAIT: Duration = Duration::from_millis(10);
+
 /// One wait in progress: how many idle rounds so far.
 #[derive(Debug)]
 pub(crate) struct Idler {
@@ -134,8 +144,9 @@ impl Idler {
         }
     }
 
-    /// Waits once, per the strategy, but never past `deadline`.
-    pub(crate) fn idle(&mut self, deadline: Instant) {
+    /// Waits once, per the strategy, but never past `deadline`; the back-off's sleeps wait on
+    /// `tail`'s directory watch when there is one.
+    pub(crate) fn idle(&mut self, deadline: Instant, tail: Option<&mut tail::Tail>) {
         let n = self.rounds;
         self.rounds = self.rounds.saturating_add(1);
         match self.strategy {
@@ -158,9 +169,14 @@ impl Idler {
                 } else if n - spins < yields {
                     std::thread::yield_now()
                 } else {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if let Some(t) = tail {
+                        if t.wait(WATCHED_WAIT.min(left)) {
+                            return;
+                        }
+                    }
                     let doublings = (n - spins - yields).min(20);
                     let sleep = min_sleep.saturating_mul(1 << doublings).min(max_sleep);
-                    let left = deadline.saturating_duration_since(Instant::now());
                     std::thread::sleep(sleep.min(left));
                 }
             }

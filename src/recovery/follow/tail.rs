@@ -95,6 +95,8 @@ pub(crate) struct Tail {
     pos: usize,
     remaining: u32,
     id: u64,
+    /// Inotify watch of the directory, made at the first back-off wait ([`Self::wait`]).
+    watch: Option<super::watch::DirWatch>,
 }
 
 enum Load {
@@ -115,6 +117,27 @@ impl Tail {
             pos: 0,
             remaining: 0,
             id: 0,
+            watch: None,
+        }
+    }
+
+    /// Blocks until the writer touches the directory or `timeout` passes; false when there is
+    /// no watch to wait on (the caller sleeps instead). The first call only sets the watch up
+    /// and returns at once, so that a write between the last check and the watch is not waited
+    /// for: the caller checks again, and from then on every write is queued.
+    pub(crate) fn wait(&mut self, timeout: std::time::Duration) -> bool {
+        match &self.watch {
+            Some(w) => {
+                w.wait(timeout);
+                // Discard what woke us: the next check looks at the files themselves. Whatever
+                // arrives after this stays queued for the next wait.
+                w.drain();
+                true
+            }
+            None => {
+                self.watch = super::watch::DirWatch::new(&self.dir);
+                self.watch.is_some()
+            }
         }
     }
 

@@ -26,6 +26,7 @@ pub(super) enum Ready {
 impl Manager {
     /// The next event, [`Next::Pending`] when following and nothing new has verified yet, or
     /// [`Next::End`]. Never waits. Without follow mode it is `next()` with the end made explicit.
+    #[inline]
     pub fn poll(&mut self) -> Result<Next<'_>> {
         if !self.opts.follow {
             return Ok(match self.next()? {
@@ -33,10 +34,21 @@ impl Manager {
                 None => Next::End,
             });
         }
-        match self.readiness()? {
-            Ready::Event => {}
-            Ready::Pending => return Ok(Next::Pending),
-            Ready::End => return Ok(Next::End),
+        // The catch-up's common case, at replay speed: the current block has another event,
+        // which `next()` delivers from its hot path. (Should that record's framing fail, `next()`
+        // moves on as it would anyway, and whatever it then cannot deliver now is reported by
+        // the next poll: `None` here is "nothing now".)
+        let in_block = matches!(self.state, State::Running)
+            && self
+                .reader
+                .as_ref()
+                .is_some_and(|r| r.block_remaining() > 0);
+        if !in_block {
+            match self.readiness_cold()? {
+                Ready::Event => {}
+                Ready::Pending => return Ok(Next::Pending),
+                Ready::End => return Ok(Next::End),
+            }
         }
         // An event is ready, so `next()` delivers it.
         Ok(match self.next()? {
@@ -67,7 +79,7 @@ impl Manager {
                     if now >= d {
                         return Ok(Next::Pending);
                     }
-                    idler.idle(d);
+                    idler.idle(d, self.tail.as_deref_mut());
                 }
             }
         }
@@ -77,6 +89,13 @@ impl Manager {
     /// Whether the replay is following the live end of the log (the catch-up is done).
     pub fn is_following(&self) -> bool {
         matches!(self.state, State::Following)
+    }
+
+    /// [`Self::readiness`], out of line: `poll()` is inlined into its caller's loop, and this
+    /// runs once per block.
+    #[inline(never)]
+    fn readiness_cold(&mut self) -> Result<Ready> {
+        self.readiness()
     }
 
     /// Brings the replay to where it can deliver an event, if there is one now: enters the next
