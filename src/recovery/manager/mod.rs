@@ -285,6 +285,10 @@ impl Manager {
     /// The next event, `Ok(None)` at the end of the log (or where StopAtCorruption stopped), or
     /// the error that ended a strict replay. The payload borrows the segment mapping and is
     /// valid until the next call that moves the replay.
+    ///
+    /// In follow mode (`RecoveryOptions::follow`), `Ok(None)` means nothing can be delivered
+    /// *now* — nothing new yet, or the end where StopAtCorruption stopped; [`Self::poll`] and
+    /// [`Self::next_timeout`] tell the two apart.
     // Not `Iterator::next`: each event borrows the reader, which a lending API needs.
     #[allow(clippy::should_implement_trait)]
     #[inline]
