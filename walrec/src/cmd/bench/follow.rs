@@ -77,6 +77,9 @@ pub fn writer(a: WriterArgs) -> anyhow::Result<crate::exit::Outcome> {
     let mut x = a.seed | 1;
     let mut payload = [0u8; PAYLOAD];
     payload[8..16].copy_from_slice(STAMP);
+    // Bytes 16..24: when the previous event's flush returned (0 for the first), so that the
+    // follower can split its latency into the flush and what follows it.
+    let mut prev_end = 0u64;
     for _ in 0..a.events {
         x ^= x << 13;
         x ^= x >> 7;
@@ -84,9 +87,11 @@ pub fn writer(a: WriterArgs) -> anyhow::Result<crate::exit::Outcome> {
         std::thread::sleep(Duration::from_micros(20 + x % 1981));
         let t0 = monotonic_ns();
         payload[..8].copy_from_slice(&t0.to_le_bytes());
+        payload[16..24].copy_from_slice(&prev_end.to_le_bytes());
         w.append(&payload).ctx("bench writer: append")?;
         w.flush().ctx("bench writer: flush")?;
-        flush.record(monotonic_ns() - t0)?;
+        prev_end = monotonic_ns();
+        flush.record(prev_end - t0)?;
     }
     println!(
         "FLUSH {} {} {} {}",
@@ -152,22 +157,50 @@ impl WriterProcess {
     }
 }
 
+/// Latencies of one run: append -> delivery, and flush returned -> delivery.
+struct Latency {
+    total: Histogram<u64>,
+    /// From the writer's `write(2)` returning to the delivery; 1 ns when the follower had the
+    /// event before the writer's call returned (it is visible as soon as it is copied).
+    after_write: Histogram<u64>,
+}
+
+impl Latency {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Latency {
+            total: Histogram::new(3)?,
+            after_write: Histogram::new(3)?,
+        })
+    }
+}
+
 /// Follows until `events` stamped events are delivered, recording the latency of those sent at
 /// or after `since` (CLOCK_MONOTONIC ns); returns how many were sent before it.
 fn follow_stamped(
     m: &mut Manager,
     events: u64,
     since: u64,
-    lat: &mut Histogram<u64>,
+    lat: &mut Latency,
 ) -> anyhow::Result<u64> {
     let (mut got, mut before) = (0, 0);
+    // When the previous stamped event was delivered, if it was timed.
+    let mut prev_delivered: Option<u64> = None;
     while got < events {
         match m.next_timeout(EVENT_LIMIT).ctx("bench: follow")? {
             Next::Event(e) => {
                 if e.payload.get(8..16) == Some(STAMP.as_slice()) {
-                    let sent = u64::from_le_bytes(e.payload[..8].try_into().expect("8 bytes"));
+                    let now = monotonic_ns();
+                    let word = |k: usize| {
+                        u64::from_le_bytes(e.payload[k..k + 8].try_into().expect("8 bytes"))
+                    };
+                    let (sent, prev_end) = (word(0), word(16));
+                    if let (Some(d), true) = (prev_delivered, prev_end != 0) {
+                        lat.after_write.record(d.saturating_sub(prev_end).max(1))?;
+                    }
+                    prev_delivered = None;
                     if sent >= since {
-                        lat.record(monotonic_ns().saturating_sub(sent).max(1))?;
+                        lat.total.record(now.saturating_sub(sent).max(1))?;
+                        prev_delivered = Some(now);
                     } else {
                         before += 1;
                     }
@@ -181,20 +214,19 @@ fn follow_stamped(
     Ok(before)
 }
 
-fn put_latency(v: &mut Map<String, Value>, key: &str, h: &Histogram<u64>) {
-    v.insert(
-        format!("follow_{key}_p50_ns"),
-        json!(h.value_at_quantile(0.5)),
-    );
-    v.insert(
-        format!("follow_{key}_p99_ns"),
-        json!(h.value_at_quantile(0.99)),
-    );
-    v.insert(
-        format!("follow_{key}_p999_ns"),
-        json!(h.value_at_quantile(0.999)),
-    );
-    v.insert(format!("follow_{key}_max_ns"), json!(h.max()));
+fn put_latency(v: &mut Map<String, Value>, key: &str, l: &Latency) {
+    let mut put = |name: String, h: &Histogram<u64>, q: f64| {
+        v.insert(
+            format!("follow_{key}_{name}_ns"),
+            json!(h.value_at_quantile(q)),
+        );
+    };
+    put("p50".into(), &l.total, 0.5);
+    put("p99".into(), &l.total, 0.99);
+    put("p999".into(), &l.total, 0.999);
+    put("max".into(), &l.total, 1.0);
+    put("after_write_p50".into(), &l.after_write, 0.5);
+    put("after_write_p99".into(), &l.after_write, 0.99);
 }
 
 /// Runs the follow scenarios; returns the figures (JSON keys `follow_*`).
@@ -228,7 +260,7 @@ pub fn run(
         let mut m = Manager::open(&dir, opts).ctx("bench: open follower")?;
         let mut w = spawn_writer(&dir, events, 0x5EED + k as u64)?;
         w.go()?;
-        let mut lat = Histogram::<u64>::new(3)?;
+        let mut lat = Latency::new()?;
         follow_stamped(&mut m, events, 0, &mut lat)?;
         let flush = w.finish()?;
         put_latency(&mut v, key, &lat);
@@ -320,7 +352,7 @@ fn catch_up(
     let catch_s = t.elapsed().as_secs_f64();
     // Live events sent while the follower was catching up waited for it: counted, not timed.
     let caught_up = monotonic_ns();
-    let mut lat = Histogram::<u64>::new(3)?;
+    let mut lat = Latency::new()?;
     early += follow_stamped(&mut m, events - early, caught_up, &mut lat)?;
     w.finish()?;
     v.insert("follow_catchup_bytes".into(), json!(g.log_bytes));
