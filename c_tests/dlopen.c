@@ -29,6 +29,7 @@ struct api {
     wal_status (*wal_recovery_open)(const char *, const wal_recovery_options *, wal_recovery **);
     wal_status (*wal_recovery_next)(wal_recovery *, wal_event *);
     wal_status (*wal_recovery_next_batch)(wal_recovery *, wal_event *, size_t, size_t *);
+    wal_status (*wal_recovery_next_wait)(wal_recovery *, wal_event *, uint64_t);
     wal_status (*wal_recovery_resume)(wal_recovery *, uint64_t);
     wal_status (*wal_recovery_report_json)(const wal_recovery *, char *, size_t, size_t *);
     void (*wal_recovery_close)(wal_recovery *);
@@ -187,6 +188,7 @@ int main(int argc, char **argv) {
     LOAD(lib, api, wal_recovery_open);
     LOAD(lib, api, wal_recovery_next);
     LOAD(lib, api, wal_recovery_next_batch);
+    LOAD(lib, api, wal_recovery_next_wait);
     LOAD(lib, api, wal_recovery_resume);
     LOAD(lib, api, wal_recovery_report_json);
     LOAD(lib, api, wal_recovery_close);

@@ -298,7 +298,7 @@ static void test_replay(const char *dir) {
     /* Options: start id, every field, struct_size rules. */
     wal_recovery_options_init_sized(&ro, sizeof ro);
     CHECK(ro.struct_size == sizeof ro);
-    CHECK(sizeof ro == 40 && ro.format == WAL_FORMAT_AUTO && ro.reserved == 0);
+    CHECK(sizeof ro == 40 && ro.format == WAL_FORMAT_AUTO && ro.follow == WAL_FOLLOW_OFF);
     /* The first version's initialiser writes the 32 bytes every version has, never more:
        callers compiled against the 32-byte struct stay safe. */
     {
@@ -320,9 +320,9 @@ static void test_replay(const char *dir) {
     CHECK_STATUS(wal_recovery_options_init_sized(&ro, 16), WAL_ERR_INVALID_ARGUMENT);
     CHECK_STATUS(wal_recovery_options_init_sized(&ro, 8192), WAL_ERR_INVALID_ARGUMENT);
     wal_recovery_options_init_sized(&ro, sizeof ro);
-    ro.reserved = 1;
+    ro.follow = 4; /* was `reserved` (0 only); 1..3 are wal_follow values */
     CHECK_STATUS(wal_recovery_open(dir, &ro, &h), WAL_ERR_INVALID_ARGUMENT);
-    CHECK(h == NULL && contains(last_message(), "reserved"));
+    CHECK(h == NULL && contains(last_message(), "follow 4"));
     wal_recovery_options_init_sized(&ro, sizeof ro);
     ro.format = 7;
     CHECK_STATUS(wal_recovery_open(dir, &ro, &h), WAL_ERR_INVALID_ARGUMENT);
@@ -657,6 +657,8 @@ static void test_null_arguments(const char *dir) {
 
     CHECK_STATUS(wal_recovery_next(NULL, &ev), WAL_ERR_NULL_ARGUMENT);
     CHECK_STATUS(wal_recovery_next(h, NULL), WAL_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(wal_recovery_next_wait(NULL, &ev, 0), WAL_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(wal_recovery_next_wait(h, NULL, 0), WAL_ERR_NULL_ARGUMENT);
     CHECK(wal_last_error_message(h, buf, sizeof buf) > 0 && contains(buf, "out"));
     CHECK_STATUS(wal_recovery_next_batch(NULL, &ev, 1, &n), WAL_ERR_NULL_ARGUMENT);
     CHECK_STATUS(wal_recovery_next_batch(h, NULL, 1, &n), WAL_ERR_NULL_ARGUMENT);

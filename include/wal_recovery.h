@@ -40,11 +40,13 @@
 
 /*
  Result of a C API call. `WAL_OK` (0) is success, `WAL_END` (1) is the clean end of a replay,
- and every error is 2 or more. Numbers are stable and never reused; errors are grouped in
+ `WAL_AGAIN` (8, only from a handle opened in follow mode) says "nothing yet", and every
+ other number is an error (2 or more). Numbers are stable and never reused; errors are grouped in
  blocks: 2-99 arguments and internal failures, 100-199 the environment (file system, locks,
  threads), 200-299 corruption (one status per integrity check), 300-399 continuity between
  segments, 400-499 event positions, 500-599 the writer. Unknown numbers may appear in later
- versions: treat any number >= 2 as an error. `wal_status_str` describes any number.
+ versions: treat any number >= 2 other than WAL_AGAIN as an error. `wal_status_str` describes
+ any number.
  */
 enum wal_status
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -85,6 +87,12 @@ enum wal_status
      An earlier call on this handle panicked; the handle can only be closed.
      */
     WAL_ERR_POISONED = 7,
+    /*
+     Follow mode (`wal_recovery_options.follow`): nothing new has been written and verified
+     after the last event delivered yet; call again (or wait with `wal_recovery_next_wait`).
+     Not an error.
+     */
+    WAL_AGAIN = 8,
     /*
      An operating-system call failed; the message names the operation, the file and the
      errno ("os error N").
@@ -315,6 +323,43 @@ typedef uint32_t wal_format;
 #endif // __cplusplus
 
 /*
+ Follow mode and its idle strategy (the `follow` field of `wal_recovery_options`).
+ */
+enum wal_follow
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /*
+     Replay to the end of the log, then WAL_END (the default).
+     */
+    WAL_FOLLOW_OFF = 0,
+    /*
+     Follow the live log; `wal_recovery_next_wait` idles by spinning, yielding, then blocking
+     on an inotify watch of the log directory (10 ms timeout; a 1–100 µs back-off sleep where
+     inotify is unavailable): about 1 % of a core while idle, woken by the writer's writes.
+     */
+    WAL_FOLLOW_BACKOFF = 1,
+    /*
+     Follow the live log; `wal_recovery_next_wait` busy-spins: the lowest latency, a whole
+     core while waiting.
+     */
+    WAL_FOLLOW_SPIN = 2,
+    /*
+     Follow the live log; `wal_recovery_next_wait` spins briefly, then yields the CPU between
+     checks: a core while waiting unless other threads want it.
+     */
+    WAL_FOLLOW_YIELD = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wal_follow wal_follow;
+#else
+typedef uint32_t wal_follow;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
  A replay of one log directory: scans it, positions at an event id and streams events in id
  order. Opaque; create with `wal_recovery_open`, free with `wal_recovery_close`.
 
@@ -381,6 +426,28 @@ typedef struct wal_request_event {
 } wal_request_event;
 
 /*
+ One replayed event. `data` points into the log's read-only mapping (no copy) and is valid
+ until the next call on the same handle that moves the replay (`wal_recovery_next`,
+ `wal_recovery_next_batch`, `wal_recovery_resume`, `wal_recovery_close`). `data` is not
+ NUL-terminated and may be any non-NULL pointer when `len` is 0; it is NULL only in an event
+ that was not filled (end of replay or error).
+ */
+typedef struct wal_event {
+    /*
+     The event id (ids are contiguous across the log and never 0).
+     */
+    uint64_t event_id;
+    /*
+     The payload bytes exactly as appended.
+     */
+    const uint8_t *data;
+    /*
+     Payload length in bytes.
+     */
+    size_t len;
+} wal_event;
+
+/*
  Replay options. Initialise with `wal_recovery_options_init`, then change fields.
 
  `struct_size` must be `sizeof(wal_recovery_options)` as the caller was compiled (`_init`
@@ -423,32 +490,14 @@ typedef struct wal_recovery_options {
      */
     uint32_t format;
     /*
-     Reserved, must be 0.
+     One of `wal_follow` (default WAL_FOLLOW_OFF). Non-zero: follow the live log — after the
+     last event, `wal_recovery_next` returns WAL_AGAIN instead of WAL_END, and events the
+     writer appends later are delivered once they verify; the directory need not exist yet
+     (native format only). This field was `reserved` (must be 0) before follow mode: old
+     callers, which set it to 0, are unaffected.
      */
-    uint32_t reserved;
+    uint32_t follow;
 } wal_recovery_options;
-
-/*
- One replayed event. `data` points into the log's read-only mapping (no copy) and is valid
- until the next call on the same handle that moves the replay (`wal_recovery_next`,
- `wal_recovery_next_batch`, `wal_recovery_resume`, `wal_recovery_close`). `data` is not
- NUL-terminated and may be any non-NULL pointer when `len` is 0; it is NULL only in an event
- that was not filled (end of replay or error).
- */
-typedef struct wal_event {
-    /*
-     The event id (ids are contiguous across the log and never 0).
-     */
-    uint64_t event_id;
-    /*
-     The payload bytes exactly as appended.
-     */
-    const uint8_t *data;
-    /*
-     Payload length in bytes.
-     */
-    size_t len;
-} wal_event;
 
 /*
  Statistics of one timed operation. `min_ns`, `max_ns` and `avg_ns` are 0 while `samples`
@@ -766,6 +815,23 @@ extern "C" {
 wal_status wal_request_event_decode(const uint8_t *data, size_t len, struct wal_request_event *out);
 
 /*
+ Follow mode: as `wal_recovery_next`, but waits up to `timeout_ns` nanoseconds for the next
+ event, idling as `wal_recovery_options.follow` says; WAL_AGAIN when the time is up with
+ nothing new. `timeout_ns` 0 does not wait. Without follow mode it is `wal_recovery_next`
+ (which never waits: the log as it stands is all there is).
+
+ `out->data` stays valid as for `wal_recovery_next`.
+
+ Thread-safety: replay thread only (see `wal_recovery`).
+
+ # Safety
+ `h` is NULL or a live handle; `out` is NULL or valid for a `wal_event` write.
+ */
+wal_status wal_recovery_next_wait(struct wal_recovery *h,
+                                  struct wal_event *out,
+                                  uint64_t timeout_ns);
+
+/*
  Fills the first 32 bytes of `*opts` (the fields of the first version of the struct) with the
  defaults and sets `struct_size` to 32, so fields added later keep their defaults. Does
  nothing when `opts` is NULL. Writes 32 bytes whatever this header's struct size, so callers
@@ -817,7 +883,8 @@ wal_status wal_recovery_open(const char *dir,
 /*
  Delivers the next event into `*out`. Returns WAL_OK with `*out` filled, WAL_END at the end
  of the replay (end of the log, or where WAL_MODE_STOP_AT_CORRUPTION stopped; further calls
- keep returning WAL_END), or an error (strict mode: the corruption, gap, ... that ended the
+ keep returning WAL_END), WAL_AGAIN in follow mode when nothing new has verified yet (never
+ waits; see `wal_recovery_next_wait`), or an error (strict mode: the corruption, gap, ... that ended the
  replay, returned again by every later call; see `wal_last_error_message`). On WAL_END or an
  error, `*out` is zeroed.
 
@@ -830,11 +897,13 @@ wal_status wal_recovery_open(const char *dir,
  # Safety
  `h` is NULL or a live handle; `out` is NULL or valid for a `wal_event` write.
  */
-wal_status wal_recovery_next(struct wal_recovery *h, struct wal_event *out);
+wal_status wal_recovery_next(struct wal_recovery *h,
+                             struct wal_event *out);
 
 /*
  Delivers up to `cap` events into `out[0..*n]`. Returns WAL_OK with `1 <= *n <= cap`,
- WAL_END with `*n == 0` at the end of the replay, or an error with `*n == 0` (as
+ WAL_END with `*n == 0` at the end of the replay, WAL_AGAIN with `*n == 0` in follow mode when
+ nothing new has verified yet, or an error with `*n == 0` (as
  `wal_recovery_next`). A batch never crosses a segment boundary, so it may hold fewer than
  `cap` events before the end.
 

@@ -30,6 +30,7 @@ pub mod segment;
 
 pub use error::{Corruption, CorruptionKind, Error, Result};
 pub use recorder::{Writer, WriterOptions};
+pub use recovery::follow::{IdleStrategy, Next};
 pub use recovery::manager::{Event, Manager, RecoveryMode, RecoveryOptions};
 pub use recovery::report::RecoveryReport;
 pub use recovery::segment_reader::SegmentReader;

@@ -186,6 +186,16 @@ fn run(what: &str, program: &Path, args: &[&Path]) -> String {
     check_output(what, out)
 }
 
+/// Follow mode through the C API, with the writer in a forked process (`c_tests/follow.c`).
+#[test]
+fn c_follow() {
+    let s = Scratch::new();
+    let exe = s.path("follow");
+    compile(false, C_FLAGS, &["follow.c"], &exe, &s.link_args());
+    let out = run("follow", &exe, &[&s.run_dir()]);
+    assert!(out.contains("all checks passed"), "{out}");
+}
+
 #[test]
 fn c_harness() {
     let s = Scratch::new();

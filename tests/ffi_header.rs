@@ -142,7 +142,9 @@ fn status_numbers_in_the_header_match_the_library() {
         .lines()
         .filter(|l| {
             let l = l.trim_start();
-            l.starts_with("WAL_MODE_") || l.starts_with("WAL_FORMAT_")
+            l.starts_with("WAL_MODE_")
+                || l.starts_with("WAL_FORMAT_")
+                || l.starts_with("WAL_FOLLOW_")
         })
         .count();
     assert_eq!(

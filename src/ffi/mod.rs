@@ -27,6 +27,7 @@
 #![allow(non_camel_case_types)]
 
 pub mod flashstrike;
+pub mod follow;
 pub(crate) mod panic;
 pub(crate) mod ptr;
 pub mod recovery;
@@ -36,6 +37,7 @@ pub mod version;
 pub mod writer;
 
 pub use flashstrike::{wal_request_event, wal_request_event_decode};
+pub use follow::{wal_follow, wal_recovery_next_wait};
 #[allow(deprecated)] // re-exported for the C ABI; deprecated for new callers only
 pub use recovery::{
     wal_event, wal_format, wal_last_error_message, wal_mode, wal_recovery, wal_recovery_close,

@@ -26,7 +26,7 @@ use super::status::{
 use crate::recovery::event::Event;
 use crate::recovery::format::FormatChoice;
 use crate::recovery::telemetry::Telemetry;
-use crate::{Manager, RecoveryMode, RecoveryOptions};
+use crate::{Manager, Next, RecoveryMode, RecoveryOptions};
 
 /// A replay of one log directory: scans it, positions at an event id and streams events in id
 /// order. Opaque; create with `wal_recovery_open`, free with `wal_recovery_close`.
@@ -38,9 +38,9 @@ pub struct wal_recovery {
     /// The manager's telemetry root: all that the telemetry functions touch.
     pub(crate) telemetry: Arc<Telemetry>,
     /// Last error message and poison flag of replay calls.
-    errors: ErrorState,
+    pub(crate) errors: ErrorState,
     /// Replay state, accessed only by replay functions on the replay thread.
-    replay: UnsafeCell<Replay>,
+    pub(crate) replay: UnsafeCell<Replay>,
 }
 
 impl std::fmt::Debug for wal_recovery {
@@ -56,8 +56,8 @@ impl HasErrorState for wal_recovery {
 }
 
 /// What the replay functions mutate.
-struct Replay {
-    manager: Manager,
+pub(crate) struct Replay {
+    pub(crate) manager: Manager,
 }
 
 // The handle moves between threads with its caller and is shared with telemetry threads.
@@ -85,14 +85,14 @@ pub struct wal_event {
 }
 
 impl wal_event {
-    const EMPTY: wal_event = wal_event {
+    pub(crate) const EMPTY: wal_event = wal_event {
         event_id: 0,
         data: std::ptr::null(),
         len: 0,
     };
 
     #[inline(always)]
-    fn from_event(e: &Event<'_>) -> wal_event {
+    pub(crate) fn from_event(e: &Event<'_>) -> wal_event {
         wal_event {
             event_id: e.id,
             data: e.payload.as_ptr(),
@@ -165,8 +165,12 @@ pub struct wal_recovery_options {
     /// One of `wal_format` (default WAL_FORMAT_AUTO). The struct grew from 32 to 40 bytes with
     /// this field: a caller compiled against the 32-byte struct gets the default.
     pub format: u32,
-    /// Reserved, must be 0.
-    pub reserved: u32,
+    /// One of `wal_follow` (default WAL_FOLLOW_OFF). Non-zero: follow the live log — after the
+    /// last event, `wal_recovery_next` returns WAL_AGAIN instead of WAL_END, and events the
+    /// writer appends later are delivered once they verify; the directory need not exist yet
+    /// (native format only). This field was `reserved` (must be 0) before follow mode: old
+    /// callers, which set it to 0, are unaffected.
+    pub follow: u32,
 }
 
 const RECOVERY_OPTIONS_V1_SIZE: usize = 32;
@@ -181,7 +185,7 @@ const _: () = {
     assert!(offset_of!(wal_recovery_options, fallback_after_us) == 24);
     assert!(offset_of!(wal_recovery_options, next_event_sample_every) == 28);
     assert!(offset_of!(wal_recovery_options, format) == 32);
-    assert!(offset_of!(wal_recovery_options, reserved) == 36);
+    assert!(offset_of!(wal_recovery_options, follow) == 36);
 };
 
 // SAFETY: repr(C), integers only, no padding (the layout asserts above), starts with
@@ -202,7 +206,7 @@ impl wal_recovery_options {
             fallback_after_us: d.fallback_after.as_micros().try_into().unwrap_or(u32::MAX),
             next_event_sample_every: d.next_event_sample_every,
             format: wal_format::Auto as u32,
-            reserved: 0,
+            follow: super::follow::wal_follow::Off as u32,
         }
     }
 
@@ -229,12 +233,7 @@ impl wal_recovery_options {
                 ))
             }
         };
-        if self.reserved != 0 {
-            return Err(fail_with(
-                wal_status::WAL_ERR_INVALID_ARGUMENT,
-                "invalid argument: wal_recovery_options.reserved must be 0",
-            ));
-        }
+        let (follow, idle) = super::follow::follow_of(self.follow)?;
         Ok(RecoveryOptions {
             start_event_id: self.start_event_id,
             mode,
@@ -243,6 +242,8 @@ impl wal_recovery_options {
             finished_capacity: self.finished_capacity as usize,
             fallback_after: Duration::from_micros(self.fallback_after_us.into()),
             next_event_sample_every: self.next_event_sample_every,
+            follow,
+            idle,
             ..RecoveryOptions::default()
         })
     }
@@ -401,9 +402,11 @@ macro_rules! replay_of {
         unsafe { &mut *$h.replay.get() }
     }};
 }
+// For `super::follow`, whose functions open a handle's replay state the same way.
+pub(crate) use replay_of;
 
 #[cold]
-fn poisoned() -> wal_status {
+pub(crate) fn poisoned() -> wal_status {
     fail_with(
         wal_status::WAL_ERR_POISONED,
         "handle poisoned: an earlier call on it panicked; close it",
@@ -412,7 +415,8 @@ fn poisoned() -> wal_status {
 
 /// Delivers the next event into `*out`. Returns WAL_OK with `*out` filled, WAL_END at the end
 /// of the replay (end of the log, or where WAL_MODE_STOP_AT_CORRUPTION stopped; further calls
-/// keep returning WAL_END), or an error (strict mode: the corruption, gap, ... that ended the
+/// keep returning WAL_END), WAL_AGAIN in follow mode when nothing new has verified yet (never
+/// waits; see `wal_recovery_next_wait`), or an error (strict mode: the corruption, gap, ... that ended the
 /// replay, returned again by every later call; see `wal_last_error_message`). On WAL_END or an
 /// error, `*out` is zeroed.
 ///
@@ -433,9 +437,10 @@ pub unsafe extern "C" fn wal_recovery_next(
         let h = try_ref!(h);
         check_nonnull!(out);
         let replay = replay_of!(h, out);
-        let (event, status) = match replay.manager.next() {
-            Ok(Some(e)) => (wal_event::from_event(&e), wal_status::WAL_OK),
-            Ok(None) => (wal_event::EMPTY, wal_status::WAL_END),
+        let (event, status) = match replay.manager.poll() {
+            Ok(Next::Event(e)) => (wal_event::from_event(&e), wal_status::WAL_OK),
+            Ok(Next::Pending) => (wal_event::EMPTY, wal_status::WAL_AGAIN),
+            Ok(Next::End) => (wal_event::EMPTY, wal_status::WAL_END),
             Err(e) => (wal_event::EMPTY, fail(&e)),
         };
         // SAFETY: `out` is non-NULL and valid for a `wal_event` write (contract).
@@ -445,7 +450,8 @@ pub unsafe extern "C" fn wal_recovery_next(
 }
 
 /// Delivers up to `cap` events into `out[0..*n]`. Returns WAL_OK with `1 <= *n <= cap`,
-/// WAL_END with `*n == 0` at the end of the replay, or an error with `*n == 0` (as
+/// WAL_END with `*n == 0` at the end of the replay, WAL_AGAIN with `*n == 0` in follow mode when
+/// nothing new has verified yet, or an error with `*n == 0` (as
 /// `wal_recovery_next`). A batch never crosses a segment boundary, so it may hold fewer than
 /// `cap` events before the end.
 ///
@@ -488,6 +494,7 @@ pub unsafe extern "C" fn wal_recovery_next_batch(
             }
         });
         match result {
+            Ok(0) if manager.is_following() => wal_status::WAL_AGAIN,
             Ok(0) => wal_status::WAL_END,
             Ok(_) => {
                 // SAFETY: `n` is non-NULL and valid for a write (contract).

@@ -18,11 +18,13 @@ use super::panic::ffi_panic_boundary;
 use crate::error::{ContinuityKind, CorruptionKind, Error};
 
 /// Result of a C API call. `WAL_OK` (0) is success, `WAL_END` (1) is the clean end of a replay,
-/// and every error is 2 or more. Numbers are stable and never reused; errors are grouped in
+/// `WAL_AGAIN` (8, only from a handle opened in follow mode) says "nothing yet", and every
+/// other number is an error (2 or more). Numbers are stable and never reused; errors are grouped in
 /// blocks: 2-99 arguments and internal failures, 100-199 the environment (file system, locks,
 /// threads), 200-299 corruption (one status per integrity check), 300-399 continuity between
 /// segments, 400-499 event positions, 500-599 the writer. Unknown numbers may appear in later
-/// versions: treat any number >= 2 as an error. `wal_status_str` describes any number.
+/// versions: treat any number >= 2 other than WAL_AGAIN as an error. `wal_status_str` describes
+/// any number.
 /// cbindgen:prefix-with-name=false
 #[allow(non_camel_case_types)]
 #[repr(u32)]
@@ -47,6 +49,10 @@ pub enum wal_status {
     WAL_ERR_INTERNAL = 6,
     /// An earlier call on this handle panicked; the handle can only be closed.
     WAL_ERR_POISONED = 7,
+    /// Follow mode (`wal_recovery_options.follow`): nothing new has been written and verified
+    /// after the last event delivered yet; call again (or wait with `wal_recovery_next_wait`).
+    /// Not an error.
+    WAL_AGAIN = 8,
 
     /// An operating-system call failed; the message names the operation, the file and the
     /// errno ("os error N").
@@ -149,6 +155,7 @@ pub(crate) const ALL_STATUSES: &[wal_status] = &[
     WAL_ERR_PANIC,
     WAL_ERR_INTERNAL,
     WAL_ERR_POISONED,
+    WAL_AGAIN,
     WAL_ERR_IO,
     WAL_ERR_DIRECTORY_NOT_FOUND,
     WAL_ERR_NOT_A_DIRECTORY,
@@ -254,9 +261,9 @@ impl wal_status {
         ALL_STATUSES.iter().copied().find(|s| *s as u32 == code)
     }
 
-    /// True for every error (number >= 2).
+    /// True for every error (number >= 2, except WAL_AGAIN).
     pub fn is_error(self) -> bool {
-        self as u32 >= 2
+        self as u32 >= 2 && self != WAL_AGAIN
     }
 
     /// The symbolic name, as in the C header.
@@ -270,6 +277,7 @@ impl wal_status {
             WAL_ERR_PANIC => c"WAL_ERR_PANIC",
             WAL_ERR_INTERNAL => c"WAL_ERR_INTERNAL",
             WAL_ERR_POISONED => c"WAL_ERR_POISONED",
+            WAL_AGAIN => c"WAL_AGAIN",
             WAL_ERR_IO => c"WAL_ERR_IO",
             WAL_ERR_DIRECTORY_NOT_FOUND => c"WAL_ERR_DIRECTORY_NOT_FOUND",
             WAL_ERR_NOT_A_DIRECTORY => c"WAL_ERR_NOT_A_DIRECTORY",
@@ -321,6 +329,7 @@ impl wal_status {
             WAL_ERR_PANIC => c"internal panic (library bug)",
             WAL_ERR_INTERNAL => c"internal error",
             WAL_ERR_POISONED => c"handle poisoned by an earlier panic",
+            WAL_AGAIN => c"nothing new yet (follow mode)",
             WAL_ERR_IO => c"I/O error",
             WAL_ERR_DIRECTORY_NOT_FOUND => c"log directory not found",
             WAL_ERR_NOT_A_DIRECTORY => c"log path is not a directory",

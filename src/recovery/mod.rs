@@ -11,6 +11,7 @@
 //! * [`telemetry`] measures all of it.
 
 pub mod event;
+pub mod follow;
 pub mod format;
 pub mod manager;
 pub mod options;

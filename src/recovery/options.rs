@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+pub use super::follow::IdleStrategy;
 pub use super::format::FormatChoice;
 use crate::error::{Error, Result};
 
@@ -61,6 +62,13 @@ pub struct RecoveryOptions {
     pub fallback_after: Duration,
     /// Record one `next()` in N in the next-event latency histogram (N = 1: every event).
     pub next_event_sample_every: u32,
+    /// Follow a live log (default off): after the last event, [`crate::Manager::poll`] says
+    /// [`crate::recovery::follow::Next::Pending`] instead of the end, and events the writer
+    /// appends later are delivered as they verify. The directory need not exist yet. Native
+    /// format only. See [`crate::recovery::follow`].
+    pub follow: bool,
+    /// How [`crate::Manager::next_timeout`] waits for new events in follow mode.
+    pub idle: IdleStrategy,
     /// Test hook: the preloader sleeps this long before each open. Zero in production.
     #[doc(hidden)]
     pub preload_delay: Duration,
@@ -80,6 +88,8 @@ impl Default for RecoveryOptions {
             finished_capacity: 64,
             fallback_after: Duration::from_millis(1),
             next_event_sample_every: super::telemetry::DEFAULT_NEXT_EVENT_SAMPLE_EVERY,
+            follow: false,
+            idle: IdleStrategy::default(),
             preload_delay: Duration::ZERO,
             preload_panic_at: None,
         }
@@ -106,6 +116,13 @@ impl RecoveryOptions {
                 "next_event_sample_every must be at least 1".into(),
             ));
         }
-        Ok(())
+        if self.follow && self.format == FormatChoice::FlashStrikeV1 {
+            return Err(Error::InvalidArgument(
+                "follow mode reads the native format only (FlashStrike logs are replayed, not \
+                 followed)"
+                    .into(),
+            ));
+        }
+        self.idle.validate()
     }
 }

@@ -1,7 +1,7 @@
 //! `walrec` — the operator's command-line tool for `wal_recovery` logs.
 //!
 //! Generates logs with deterministic payloads (`gen`), inspects (`info`, `dump`), verifies
-//! (`verify`) and replays (`replay`) them exactly as an engine would, measures the library
+//! (`verify`) and replays (`replay`) them exactly as an engine would, follows a live one (`tail`), measures the library
 //! (`bench`) and shows it at work (`demo`). Exit codes: 0 clean, 1 problems found in the log,
 //! 2 usage or I/O errors (see [`exit`]).
 //!
@@ -43,10 +43,15 @@ enum Command {
     Dump(cmd::dump::Args),
     /// Replay the log through the Manager, as an engine would.
     Replay(cmd::replay::Args),
+    /// Follow a live log: print events as the writer appends them, until SIGINT/SIGTERM.
+    Tail(cmd::tail::Args),
     /// Run the project's performance scenarios on a fresh temporary log.
     Bench(cmd::bench::Args),
     /// Generate a log in a temporary directory, replay it verified, and remove it.
     Demo(cmd::demo::Args),
+    /// The writer process of `bench --follow` (internal).
+    #[command(hide = true)]
+    BenchFollowWriter(cmd::bench::follow::WriterArgs),
 }
 
 fn run(cli: Cli) -> anyhow::Result<exit::Outcome> {
@@ -56,8 +61,10 @@ fn run(cli: Cli) -> anyhow::Result<exit::Outcome> {
         Command::Info(a) => cmd::info::run(a),
         Command::Dump(a) => cmd::dump::run(a),
         Command::Replay(a) => cmd::replay::run(a),
+        Command::Tail(a) => cmd::tail::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::BenchFollowWriter(a) => cmd::bench::follow::writer(a),
     }
 }
 

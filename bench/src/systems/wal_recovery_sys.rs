@@ -278,7 +278,8 @@ pub struct WalRecoveryOptions {
     pub fallback_after_us: u32,
     pub next_event_sample_every: u32,
     pub format: u32,
-    pub reserved: u32,
+    /// `wal_follow` (0: off); was `reserved`.
+    pub follow: u32,
 }
 
 /// `struct wal_event` of include/wal_recovery.h.
@@ -576,7 +577,7 @@ mod tests {
                 "uint32_t fallback_after_us",
                 "uint32_t next_event_sample_every",
                 "uint32_t format",
-                "uint32_t reserved"
+                "uint32_t follow"
             ]
         );
         assert_eq!(

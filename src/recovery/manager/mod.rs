@@ -16,6 +16,7 @@
 //! telemetry waits for the next block entry (docs/ARCHITECTURE.md, "Segment switch").
 
 mod continuity;
+mod follow;
 mod resume;
 mod switch;
 
@@ -91,6 +92,8 @@ enum State {
     Ended,
     /// A strict-mode error (or failed resume) ended the replay; repeated on every call.
     Failed(Error),
+    /// Follow mode: the catch-up is done and the tail delivers what the writer appends.
+    Following,
 }
 
 /// What replay expects of the next segment.
@@ -153,6 +156,10 @@ pub struct Manager {
     /// histogram at the next block entry (a histogram record touches cold counters, and every
     /// 100 ms merges 216 KiB: 10–20 µs that would otherwise land on the crossing `next()`).
     handoff_pending: Option<(u64, u64)>,
+    /// Follow mode, once the catch-up is done: the live end of the log.
+    tail: Option<Box<crate::recovery::follow::tail::Tail>>,
+    /// Follow mode: events below this id are not delivered (a start id beyond the end).
+    follow_floor: u64,
 }
 
 impl Manager {
@@ -169,7 +176,16 @@ impl Manager {
     ) -> Result<Self> {
         opts.validate()?;
         let dir = dir.as_ref().to_path_buf();
-        let scan = scan_dir_as(&dir, opts.format, &telemetry)?;
+        let scan = match scan_dir_as(&dir, opts.format, &telemetry) {
+            // Following a log whose writer has not started yet: wait for its first segment.
+            Err(Error::DirectoryNotFound(_)) if opts.follow => Scan::default(),
+            r => r?,
+        };
+        if opts.follow && scan.format == Some(Format::FlashStrikeV1) {
+            return Err(Error::InvalidArgument(
+                "follow mode reads the native format only; this is a FlashStrike log".into(),
+            ));
+        }
         let mut report = RecoveryReport {
             dir: dir.clone(),
             mode: opts.mode,
@@ -234,6 +250,8 @@ impl Manager {
             started: Instant::now(),
             ticks: TickClock::new(),
             handoff_pending: None,
+            tail: None,
+            follow_floor: 0,
         };
         m.resume(m.opts.start_event_id)?;
         Ok(m)
@@ -242,9 +260,19 @@ impl Manager {
     /// Repositions the replay so that the next event delivered is `event_id` (0 = oldest; the
     /// id after the last event positions at the end). Stops the preloader, drains both rings and
     /// starts again from the new position; works forward and backward.
+    ///
+    /// In follow mode, an id beyond the end of the log as scanned at open positions at that
+    /// end, and the events before the id are verified but not delivered.
     pub fn resume(&mut self, event_id: u64) -> Result<()> {
         let start = now_ns();
-        let r = self.resume_inner(event_id);
+        self.follow_floor = if self.opts.follow { event_id } else { 0 };
+        let mut r = self.resume_inner(event_id);
+        if self.opts.follow {
+            if let Err(Error::EventBeyondEnd { end, .. }) = &r {
+                let end = *end;
+                r = self.resume_inner(end);
+            }
+        }
         self.telemetry
             .manager
             .on_resume_from_event(start, r.is_ok());
@@ -257,6 +285,10 @@ impl Manager {
     /// The next event, `Ok(None)` at the end of the log (or where StopAtCorruption stopped), or
     /// the error that ended a strict replay. The payload borrows the segment mapping and is
     /// valid until the next call that moves the replay.
+    ///
+    /// In follow mode (`RecoveryOptions::follow`), `Ok(None)` means nothing can be delivered
+    /// *now* — nothing new yet, or the end where StopAtCorruption stopped; [`Self::poll`] and
+    /// [`Self::next_timeout`] tell the two apart.
     // Not `Iterator::next`: each event borrows the reader, which a lending API needs.
     #[allow(clippy::should_implement_trait)]
     #[inline]
@@ -308,6 +340,9 @@ impl Manager {
     /// Block switch, segment switch, end of log or error.
     #[inline(never)]
     fn next_cold(&mut self) -> Result<Option<Event<'_>>> {
+        if let State::Following = self.state {
+            return self.tail_next();
+        }
         // The segment switch prepared in the last block: its reader is positioned on its first
         // event, so delivering it is the hot path's decode.
         if self.cross_armed() {
@@ -332,6 +367,9 @@ impl Manager {
                 }
             }
             if !self.advance()? {
+                if let State::Following = self.state {
+                    return self.tail_next();
+                }
                 return Ok(None);
             }
         }
@@ -352,6 +390,9 @@ impl Manager {
         max: usize,
         f: impl FnMut(Event<'a>),
     ) -> Result<usize> {
+        if self.opts.follow {
+            return self.follow_batch(max, f);
+        }
         if max == 0 {
             return Ok(0);
         }
@@ -507,7 +548,10 @@ impl Manager {
 
     /// The segment the last delivered event came from (or the next one will come from).
     pub fn current_segment(&self) -> Option<&Path> {
-        self.reader.as_ref().map(|r| r.path())
+        match &self.reader {
+            Some(r) => Some(r.path()),
+            None => self.tail.as_ref().and_then(|t| t.path()),
+        }
     }
 
     /// Shared telemetry root (snapshots may be taken from any thread during replay).

@@ -9,6 +9,7 @@ use crate::recovery::scan::FileStatus;
 impl Manager {
     pub(super) fn resume_inner(&mut self, event_id: u64) -> Result<()> {
         self.stop_pipe();
+        self.tail = None;
         if let Some(r) = self.reader.take() {
             self.account_retired(&r);
         }
@@ -22,12 +23,16 @@ impl Manager {
         self.events_at_resume = self.events();
         self.telemetry.manager.on_replay_start();
         let Some(oldest) = self.headers.first().map(|h| h.first_event_id) else {
-            // Empty log: nothing to replay from any position.
-            if event_id != 0 {
+            // Empty log: nothing to replay from any position — unless following, when the
+            // events come from the first segment the writer creates.
+            if event_id != 0 && !self.opts.follow {
                 return Err(Error::EmptyLog);
             }
             self.report.start_event_id = event_id;
             self.finish_plan()?;
+            if self.opts.follow && self.report.stopped.is_none() {
+                self.follow_after_plan()?;
+            }
             return Ok(());
         };
         let target = if event_id == 0 { oldest } else { event_id };

@@ -14,7 +14,7 @@ impl Manager {
     pub(super) fn advance(&mut self) -> Result<bool> {
         match &self.state {
             State::Running => {}
-            State::Ended => return Ok(false),
+            State::Ended | State::Following => return Ok(false),
             State::Failed(e) => return Err(e.duplicate()),
         }
         if self.cross_armed() {
@@ -26,6 +26,13 @@ impl Manager {
             // Exhausting a reader completes its verification; this is a no-op kept for safety,
             // because how the segment ended must be final before it is judged.
             r.verify_remaining();
+            // Following: the last segment, not sealed yet, continues live in the tail.
+            if self.opts.follow && self.cur + 1 >= self.plan.len() {
+                if let Some(start) = self.follow_inside(&r) {
+                    self.retire(r);
+                    return self.start_following(start);
+                }
+            }
             if let Flow::Stop = self.finish_reader(&r)? {
                 self.retire(r);
                 return self.end_replay();
@@ -36,6 +43,12 @@ impl Manager {
             let j = self.cur + 1;
             if j >= self.plan.len() {
                 self.finish_plan()?;
+                let stopped = self.report.stopped.is_some();
+                // Strict still refuses a log that is not clean (end_replay says why).
+                let clean = self.opts.mode != RecoveryMode::Strict || self.report().is_clean();
+                if self.opts.follow && !stopped && clean {
+                    return self.follow_after_plan();
+                }
                 return self.end_replay();
             }
             let msg = self.obtain(j);

@@ -605,6 +605,12 @@ impl SegmentReader {
         self.next_block = self.index.len();
     }
 
+    /// Events left in the block the cursor is in (the ones [`Self::next_fast`] delivers).
+    #[inline]
+    pub fn block_remaining(&self) -> u32 {
+        self.remaining
+    }
+
     /// Events of the verified prefix not yet read.
     pub fn remaining_events(&self) -> u64 {
         self.end_event_id() - self.next_id

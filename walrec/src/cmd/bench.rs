@@ -47,6 +47,7 @@ use crate::output;
 use crate::telemetry_out;
 
 mod flashstrike;
+pub mod follow;
 mod passes;
 mod text;
 
@@ -70,6 +71,16 @@ pub struct Args {
     /// Skip the FlashStrike v1 replay measurement (hidden: quicker runs).
     #[arg(long, hide = true)]
     pub no_flashstrike: bool,
+    /// Measure follow mode instead (append -> delivery latency per idle strategy with the
+    /// writer in another process, idle CPU, a catch-up from far behind).
+    #[arg(long)]
+    pub follow: bool,
+    /// Follow mode: timed events per idle strategy.
+    #[arg(long, default_value = "5000", value_parser = super::count)]
+    pub follow_events: u64,
+    /// Follow mode: how far behind the catch-up follower starts (K/M/G suffixes).
+    #[arg(long, default_value = "2G", value_parser = super::size)]
+    pub catchup_bytes: u64,
 }
 
 /// Payload size of every scenario.
@@ -207,6 +218,9 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
                 &e,
             )
         })?;
+    if a.follow {
+        return run_follow(&a, tmp);
+    }
     let log_dir = tmp.path().join("log");
     let tiny_dir = tmp.path().join("tiny");
     let fs_dir = tmp.path().join("flashstrike");
@@ -636,6 +650,37 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
         output::put(&mut out, &format!("{}\n", Value::Object(v)))?;
     } else {
         output::put(&mut out, &text::render(&v, &goals, a.scan_segments))?;
+    }
+    std::io::Write::flush(&mut out)?;
+    Ok(Outcome::Clean)
+}
+
+/// `walrec bench --follow`: the follow-mode figures alone (see [`follow`]).
+fn run_follow(a: &Args, tmp: tempfile::TempDir) -> anyhow::Result<Outcome> {
+    if a.follow_events == 0 {
+        return Err(Failure::usage("bench", "--follow-events must be at least 1").into());
+    }
+    let json = a.json;
+    let note = |s: &str| {
+        if !json && output::progress_enabled() {
+            eprintln!("bench: {s}");
+        }
+    };
+    let mut v = follow::run(tmp.path(), a.follow_events, a.catchup_bytes, &note)?;
+    let goals = follow::goals(&v);
+    let goals_json: Map<String, Value> = goals
+        .iter()
+        .map(|g| (g.0.to_string(), json!({ "goal": g.3, "met": g.4 })))
+        .collect();
+    v.insert("goals".into(), Value::Object(goals_json));
+    v.insert("all_goals_met".into(), json!(goals.iter().all(|g| g.4)));
+    tmp.close()
+        .map_err(|e| Failure::io("bench: remove temporary directory", Path::new("."), &e))?;
+    let mut out = output::stdout();
+    if a.json {
+        output::put(&mut out, &format!("{}\n", Value::Object(v)))?;
+    } else {
+        output::put(&mut out, &follow::render(&v))?;
     }
     std::io::Write::flush(&mut out)?;
     Ok(Outcome::Clean)

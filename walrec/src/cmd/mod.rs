@@ -11,6 +11,7 @@ pub mod dump;
 pub mod gen;
 pub mod info;
 pub mod replay;
+pub mod tail;
 pub mod verify;
 
 use clap::ValueEnum;
