@@ -33,6 +33,7 @@ fn cursor(first_id: u64) -> Cursor {
         chain: 0,
         expect_id: first_id,
         block_no: 0,
+        log_id: None,
     }
 }
 

@@ -443,6 +443,7 @@ impl Tail {
             chain: u64::from(seg.chain),
             expect_id: seg.next_id,
             block_no: u64::from(seg.block_no),
+            log_id: format::log_identity(Format::Native, &seg.header),
         };
         let ok = match format::check_block(Format::Native, &self.buf[..n.min(total)], &cursor, true)
         {

@@ -281,6 +281,16 @@ pub struct Cursor {
     pub expect_id: u64,
     /// Its position in the segment.
     pub block_no: u64,
+    /// The log identity every block must carry: the segment header's, for native format 2;
+    /// `None` for format 1 and FlashStrike (taken from the decoded header once, not re-read
+    /// from the bytes at each block: a caller may hold only the block).
+    pub log_id: Option<u64>,
+}
+
+/// The log identity the blocks of a segment with this header must carry ([`Cursor::log_id`]).
+pub fn log_identity(format: Format, header: &SegmentHeader) -> Option<u64> {
+    (format == Format::Native && header.version != crate::segment::header::FORMAT_VERSION_1)
+        .then_some(header.log_id)
 }
 
 /// The 64-byte block header at `off`, or why there is none: fewer than 64 bytes left

@@ -39,7 +39,7 @@ pub fn check_block(data: &[u8], c: &Cursor) -> Result<BlockOk, BlockFailure> {
     let off = c.off;
     let raw = super::block_header_at(data, off)?;
     let bh = BlockHeader::decode(&raw).map_err(|e| BlockFailure::new(e.kind, e.detail))?;
-    check_identity(data, &bh)?;
+    check_identity(c.log_id, &bh)?;
     super::check_place(u64::from(bh.index), bh.first_event_id, c)?;
     // Native chain values are CRC32C: they fit in the low 32 bits.
     let chain = c.chain as u32;
@@ -102,10 +102,11 @@ fn segment_log_id(data: &[u8]) -> Option<u64> {
     (raw[4] != FORMAT_VERSION_1).then(|| u64_at(&raw, 32))
 }
 
-/// A format-2 block must carry its segment's log id (a block of another log is spliced in);
-/// a format-1 block has zeros where format 2 keeps the synced offset and the log id.
-fn check_identity(data: &[u8], bh: &BlockHeader) -> Result<(), BlockFailure> {
-    match segment_log_id(data) {
+/// A format-2 block must carry its segment's log id `log_id` (else a block of another log is
+/// spliced in); a format-1 block (`log_id` `None`) has zeros where format 2 keeps the synced
+/// offset and the log id.
+fn check_identity(log_id: Option<u64>, bh: &BlockHeader) -> Result<(), BlockFailure> {
+    match log_id {
         Some(id) if bh.log_id != id => Err(BlockFailure::new(
             CorruptionKind::ChainMismatch,
             format!(

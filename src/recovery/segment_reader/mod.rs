@@ -186,6 +186,7 @@ impl SegmentReader {
                     chain: first_chain,
                     expect_id: header.first_event_id,
                     block_no: 0,
+                    log_id: format::log_identity(format, &header),
                 },
                 ns: 0,
             },
