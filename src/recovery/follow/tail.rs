@@ -14,7 +14,7 @@ use std::io::ErrorKind;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use crate::error::{ContinuityKind, Corruption, CorruptionKind, Error, Result};
+use crate::error::{ContinuityKind, CorruptionKind, Error, Result};
 use crate::recovery::format::{self, native, Cursor, Format};
 use crate::segment::block::BlockHeader;
 use crate::segment::header::SegmentHeader;
@@ -246,7 +246,7 @@ impl Tail {
             Ok(h) => h,
             Err((kind, detail)) => {
                 self.at.seq = seq.checked_add(1);
-                let c = corruption(&path, 0, None, kind, detail);
+                let c = format::corruption_at(&path, 0, None, kind, detail);
                 return Ok(Load::Damage(
                     self.damage(Error::Corrupt(Box::new(c)), &path),
                 ));
@@ -343,7 +343,7 @@ impl Tail {
         let path = seg.path.clone();
         let (off, block_no) = (seg.off, seg.block_no);
         let corrupt = |kind, detail: String| {
-            Error::Corrupt(Box::new(corruption(
+            Error::Corrupt(Box::new(format::corruption_at(
                 &path,
                 off,
                 Some(u64::from(block_no)),
@@ -578,22 +578,6 @@ fn header_extent(data: &[u8]) -> Option<usize> {
     let bh = BlockHeader::decode(&raw).ok()?;
     let total = (HEADER_BYTES + bh.payload_len as usize).next_multiple_of(BLOCK_ALIGN);
     Some(total - BLOCK_ALIGN)
-}
-
-fn corruption(
-    path: &Path,
-    offset: u64,
-    block: Option<u64>,
-    kind: CorruptionKind,
-    detail: String,
-) -> Corruption {
-    Corruption {
-        path: path.to_path_buf(),
-        offset,
-        block,
-        kind,
-        detail,
-    }
 }
 
 /// Reads at `off` until `buf` is full or the file ends; returns the bytes read.
