@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the C test programs against the release shared library under AddressSanitizer +
+# Runs the C test programs (harness, dlopen, and follow mode under ASan only) against the release
+# shared library under AddressSanitizer +
 # UndefinedBehaviorSanitizer (with LeakSanitizer), then under valgrind. Zero findings expected:
 # any report fails the script.
 #
@@ -40,7 +41,8 @@ scratch() { local d="$work/run-$1"; mkdir -p "$d"; echo "$d"; }
 echo "== ASan + UBSan ($CC)"
 "$CC" "${cflags[@]}" "${san[@]}" c_tests/harness.c -o "$work/harness-asan" "${link[@]}"
 "$CC" "${cflags[@]}" "${san[@]}" c_tests/dlopen.c -o "$work/dlopen-asan" -ldl
-for exe in harness-asan dlopen-asan; do
+"$CC" "${cflags[@]}" "${san[@]}" c_tests/follow.c -o "$work/follow-asan" "${link[@]}"
+for exe in harness-asan dlopen-asan follow-asan; do
   # grep without -q reads all of nm's output (with -q, nm may die of SIGPIPE under pipefail).
   if ! nm "$work/$exe" | grep '__asan_init' >/dev/null; then
     echo "sanitizers.sh: $exe is not linked with ASan (no __asan_init)" >&2
@@ -51,6 +53,9 @@ export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 "$work/harness-asan" "$(scratch harness-asan)"
 "$work/dlopen-asan" "$lib_file" "$(scratch dlopen-asan)" "$PWD/tests/data/flashstrike"
+# Follow mode with a forked writer process (both sides instrumented); not under valgrind, whose
+# serialised threads would make the follower's spin strategies crawl.
+"$work/follow-asan" "$(scratch follow-asan)"
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 echo "== valgrind"
