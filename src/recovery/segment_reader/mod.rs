@@ -35,6 +35,7 @@
 //! new bytes. Segments are immutable once written, so this only happens under outside
 //! interference; `docs/ARCHITECTURE.md` explains what the library does about it.
 
+mod batch;
 mod verify;
 
 use std::fs::File;
@@ -510,88 +511,6 @@ impl SegmentReader {
     #[inline]
     pub fn in_last_block(&self) -> bool {
         self.next_block >= self.index.len()
-    }
-
-    /// Calls `f` for up to `max` events of the valid prefix, crossing blocks (verifying them
-    /// first if verification is incremental) but never the segment, in one pass and without
-    /// allocating. Returns the number of events and their payload bytes. An inconsistent record
-    /// ends the batch early; [`Self::peek_ok`] then reports it.
-    pub fn next_batch_with<'a>(
-        &'a mut self,
-        max: usize,
-        mut f: impl FnMut(Event<'a>),
-    ) -> (usize, u64) {
-        // Only `map` is borrowed for 'a; the other fields are updated alongside it.
-        let map: &'a [u8] = &self.bytes;
-        let framing = self.framing;
-        let (mut n, mut bytes) = (0usize, 0u64);
-        while n < max {
-            if self.remaining == 0 {
-                if self.pos != self.block_end {
-                    break;
-                }
-                if let Some(sh) = &self.shared {
-                    // Shared verification: stop at the end or at a bad payload; `peek_ok`
-                    // then records how the segment ends.
-                    let b = self.next_block;
-                    if b >= self.index.len() || sh.ensure(b) != Checked::Ok {
-                        break;
-                    }
-                    self.progress.at.block_no = self.progress.at.block_no.max(b as u64 + 1);
-                } else if self.next_block == self.index.len()
-                    && !(verify::Walk {
-                        path: &self.path,
-                        format: self.format,
-                        header: &self.header,
-                        last_chain: self.sealed_last_chain,
-                        progress: &mut self.progress,
-                        index: &mut self.index,
-                        end: &mut self.end,
-                        verified: &mut self.verified,
-                    })
-                    .step(map)
-                {
-                    break;
-                }
-                let Some(e) = self.index.get(self.next_block).copied() else {
-                    break;
-                };
-                self.pos = e.payload_offset;
-                self.block_end = e.payload_end;
-                self.remaining = e.event_count;
-                self.next_id = e.first_event_id;
-                self.next_block += 1;
-            }
-            // The records of this block, with the cursor in locals (registers) so that the
-            // callback cannot force it through memory; written back once per block.
-            let take = (self.remaining as usize).min(max - n);
-            let Some(block) = map.get(..self.block_end) else {
-                break;
-            };
-            let (mut pos, mut id) = (self.pos, self.next_id);
-            let mut done = 0usize;
-            while done < take {
-                let Some((start, end, next)) = framing.decode_at(block, pos) else {
-                    break;
-                };
-                f(Event {
-                    id,
-                    payload: &block[start..end],
-                });
-                pos = next;
-                id += 1;
-                done += 1;
-                bytes += (end - start) as u64;
-            }
-            self.pos = pos;
-            self.next_id = id;
-            self.remaining -= done as u32;
-            n += done;
-            if done < take {
-                break; // inconsistent framing: left for peek_ok / next to report
-            }
-        }
-        (n, bytes)
     }
 
     /// Ends the valid prefix at the cursor after a read-time check (record framing) failed:
