@@ -48,9 +48,11 @@ use crate::telemetry_out;
 
 mod flashstrike;
 pub mod follow;
+mod goal;
 mod passes;
 mod text;
 
+use goal::Goal;
 use passes::{handoff_pass, write_tiny_log};
 
 /// Arguments of `walrec bench`.
@@ -189,16 +191,6 @@ fn rss_kib() -> (Option<u64>, Option<u64>) {
 /// Resets the peak RSS counter (Linux ≥ 4.0); false when not possible.
 fn reset_peak_rss() -> bool {
     fs::write("/proc/self/clear_refs", "5").is_ok()
-}
-
-/// A figure with a goal.
-struct Goal {
-    key: &'static str,
-    name: &'static str,
-    value: f64,
-    unit: &'static str,
-    goal: &'static str,
-    met: bool,
 }
 
 /// Runs `walrec bench`.
@@ -567,72 +559,64 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
     v.insert("scan_log_replay_clean".into(), json!(tiny_clean));
 
     let mut goals = vec![
-        Goal {
-            key: "replay_meps_median",
-            name: "replay throughput (median)",
-            value: on.median,
-            unit: "M events/s",
-            goal: ">= 250",
-            met: on.median >= 250.0,
-        },
-        Goal {
-            key: "verify_crc_ratio",
-            name: "verify / raw CRC32C throughput",
-            value: ratio,
-            unit: "",
-            goal: ">= 0.80",
-            met: ratio >= 0.8,
-        },
-        Goal {
-            key: "next_ns_per_event_median",
-            name: "SegmentReader::next",
-            value: sn.median,
-            unit: "ns/event",
-            goal: "<= 5",
-            met: sn.median <= 5.0,
-        },
-        Goal {
-            key: "handoff_walrec_p99_ns",
-            name: "segment handoff p99 (crossing next())",
-            value: own_pct.1 as f64 / 1e3,
-            unit: "µs",
-            goal: "<= 1",
-            met: own_pct.1 <= 1000,
-        },
-        Goal {
-            key: "telemetry_ratio",
-            name: "telemetry on / off throughput",
-            value: tel_ratio,
-            unit: "",
-            goal: ">= 0.95",
-            met: tel_ratio >= 0.95,
-        },
-        Goal {
-            key: "scan_ms_median",
-            name: "open a log of 10 000 segments",
-            value: ss.median,
-            unit: "ms",
-            goal: "<= 100",
-            met: ss.median <= 100.0,
-        },
+        Goal::at_least(
+            "replay_meps_median",
+            "replay throughput (median)",
+            on.median,
+            "M events/s",
+            250.0,
+        ),
+        Goal::at_least(
+            "verify_crc_ratio",
+            "verify / raw CRC32C throughput",
+            ratio,
+            "",
+            0.8,
+        ),
+        Goal::at_most(
+            "next_ns_per_event_median",
+            "SegmentReader::next",
+            sn.median,
+            "ns/event",
+            5.0,
+        ),
+        Goal::at_most(
+            "handoff_walrec_p99_ns",
+            "segment handoff p99 (crossing next())",
+            own_pct.1 as f64 / 1e3,
+            "µs",
+            1.0,
+        ),
+        Goal::at_least(
+            "telemetry_ratio",
+            "telemetry on / off throughput",
+            tel_ratio,
+            "",
+            0.95,
+        ),
+        Goal::at_most(
+            "scan_ms_median",
+            "open a log of 10 000 segments",
+            ss.median,
+            "ms",
+            100.0,
+        ),
     ];
     if let Some((m, _, ratio)) = fs_figures {
-        goals.push(Goal {
-            key: "flashstrike_replay_meps_median",
-            name: "FlashStrike v1 replay throughput (median)",
-            value: m.median,
-            unit: "M events/s",
-            goal: ">= 200",
-            met: m.median >= 200.0,
-        });
-        goals.push(Goal {
-            key: "flashstrike_native_ratio",
-            name: "FlashStrike v1 / native replay throughput",
-            value: ratio,
-            unit: "",
-            goal: ">= 0.90",
-            met: ratio >= 0.9,
-        });
+        goals.push(Goal::at_least(
+            "flashstrike_replay_meps_median",
+            "FlashStrike v1 replay throughput (median)",
+            m.median,
+            "M events/s",
+            200.0,
+        ));
+        goals.push(Goal::at_least(
+            "flashstrike_native_ratio",
+            "FlashStrike v1 / native replay throughput",
+            ratio,
+            "",
+            0.9,
+        ));
     }
     let goals_json: Map<String, Value> = goals
         .iter()

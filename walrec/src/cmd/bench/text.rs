@@ -39,7 +39,7 @@ pub fn render(v: &Map<String, Value>, goals: &[Goal], scan_segments: u64) -> Str
             g.name.into(),
             format!("{:.2}", g.value),
             g.unit.into(),
-            g.goal.into(),
+            g.goal.clone(),
             (if g.met { "yes" } else { "NO" }).into(),
         ]);
     }
