@@ -69,17 +69,28 @@ pub unsafe extern "C" fn wal_recovery_next_wait(
         let h = try_ref!(h);
         check_nonnull!(out);
         let replay = replay_of!(h, out);
-        let (event, status) = match replay
+        let next = replay
             .manager
-            .next_timeout(Duration::from_nanos(timeout_ns))
-        {
-            Ok(Next::Event(e)) => (wal_event::from_event(&e), wal_status::WAL_OK),
-            Ok(Next::Pending) => (wal_event::EMPTY, wal_status::WAL_AGAIN),
-            Ok(Next::End) => (wal_event::EMPTY, wal_status::WAL_END),
-            Err(e) => (wal_event::EMPTY, fail(&e)),
-        };
+            .next_timeout(Duration::from_nanos(timeout_ns));
         // SAFETY: `out` is non-NULL and valid for a `wal_event` write (contract).
-        unsafe { out.write(event) };
-        status
+        unsafe { write_next(out, next) }
     })
+}
+
+/// Writes what `Manager::poll` or `next_timeout` returned into `*out` and returns its status:
+/// the event and WAL_OK, or an empty event and WAL_AGAIN, WAL_END or the error's status. The one
+/// mapping of `wal_recovery_next` and `wal_recovery_next_wait`.
+///
+/// # Safety
+/// `out` is non-NULL and valid for a `wal_event` write.
+pub(crate) unsafe fn write_next(out: *mut wal_event, next: crate::Result<Next<'_>>) -> wal_status {
+    let (event, status) = match next {
+        Ok(Next::Event(e)) => (wal_event::from_event(&e), wal_status::WAL_OK),
+        Ok(Next::Pending) => (wal_event::EMPTY, wal_status::WAL_AGAIN),
+        Ok(Next::End) => (wal_event::EMPTY, wal_status::WAL_END),
+        Err(e) => (wal_event::EMPTY, fail(&e)),
+    };
+    // SAFETY: `out` is non-NULL and valid for a `wal_event` write (this function's contract).
+    unsafe { out.write(event) };
+    status
 }

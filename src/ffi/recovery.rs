@@ -26,7 +26,7 @@ use super::status::{
 use crate::recovery::event::Event;
 use crate::recovery::format::FormatChoice;
 use crate::recovery::telemetry::Telemetry;
-use crate::{Manager, Next, RecoveryMode, RecoveryOptions};
+use crate::{Manager, RecoveryMode, RecoveryOptions};
 
 /// A replay of one log directory: scans it, positions at an event id and streams events in id
 /// order. Opaque; create with `wal_recovery_open`, free with `wal_recovery_close`.
@@ -437,15 +437,8 @@ pub unsafe extern "C" fn wal_recovery_next(
         let h = try_ref!(h);
         check_nonnull!(out);
         let replay = replay_of!(h, out);
-        let (event, status) = match replay.manager.poll() {
-            Ok(Next::Event(e)) => (wal_event::from_event(&e), wal_status::WAL_OK),
-            Ok(Next::Pending) => (wal_event::EMPTY, wal_status::WAL_AGAIN),
-            Ok(Next::End) => (wal_event::EMPTY, wal_status::WAL_END),
-            Err(e) => (wal_event::EMPTY, fail(&e)),
-        };
         // SAFETY: `out` is non-NULL and valid for a `wal_event` write (contract).
-        unsafe { out.write(event) };
-        status
+        unsafe { super::follow::write_next(out, replay.manager.poll()) }
     })
 }
 
