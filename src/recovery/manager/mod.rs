@@ -326,15 +326,21 @@ impl Manager {
     /// The event at a position the current reader just returned.
     #[inline(always)]
     fn deliver(&mut self, id: u64, start: usize, end: usize) -> Result<Option<Event<'_>>> {
+        Ok(Some(self.event_at(id, start, end)))
+    }
+
+    /// [`Self::deliver`], unwrapped (for `poll`).
+    #[inline(always)]
+    fn event_at(&mut self, id: u64, start: usize, end: usize) -> Event<'_> {
         self.bytes += (end - start) as u64;
         let r = self
             .reader
             .as_ref()
             .expect("reader present: it just returned this position");
-        Ok(Some(Event {
+        Event {
             id,
             payload: r.payload(start, end),
-        }))
+        }
     }
 
     /// Block switch, segment switch, end of log or error.

@@ -343,6 +343,9 @@ fn catch_up(
     let mut m = Manager::open(&dir, opts).ctx("bench: open follower")?;
     w.go()?;
     let (mut old, mut early) = (0u64, 0u64);
+    // When the last event written before the writer started was delivered: the rest of the
+    // catch-up is the hand-over to the live tail.
+    let mut last_old_s = 0.0;
     // The catch-up: every event written before the writer started, then the hand-over to the
     // live tail (stopping the preloader, unmapping the last segment), up to the first "nothing
     // yet". Live events met on the way waited for the catch-up; they are counted, not timed.
@@ -353,6 +356,9 @@ fn catch_up(
                     early += 1;
                 } else {
                     old += 1;
+                    if old == behind {
+                        last_old_s = t.elapsed().as_secs_f64();
+                    }
                 }
                 false
             }
@@ -378,6 +384,10 @@ fn catch_up(
     v.insert(
         "follow_catchup_gb_per_s".into(),
         json!(g.log_bytes as f64 / catch_s / 1e9),
+    );
+    v.insert(
+        "follow_catchup_handover_seconds".into(),
+        json!(catch_s - last_old_s),
     );
     v.insert("follow_replay_same_log_seconds".into(), json!(replay_s));
     v.insert(
