@@ -63,10 +63,10 @@ impl SegmentReader {
             let Some(block) = map.get(..self.block_end) else {
                 break;
             };
-            let (mut pos, mut id) = (self.pos, self.next_id);
+            let (mut pos, mut id, mut run) = (self.pos, self.next_id, self.run);
             let mut done = 0usize;
             while done < take {
-                let Some((start, end, next)) = framing.decode_at(block, pos) else {
+                let Some((start, end, next)) = run.decode(framing, block, pos) else {
                     break;
                 };
                 f(Event {
@@ -80,6 +80,7 @@ impl SegmentReader {
             }
             self.pos = pos;
             self.next_id = id;
+            self.run = run;
             self.remaining -= done as u32;
             n += done;
             if done < take {
