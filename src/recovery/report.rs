@@ -121,7 +121,9 @@ pub struct RecoveryReport {
     pub start_event_id: u64,
     /// Oldest and newest ids the log's headers claim (`None` for an empty log).
     pub log_first_id: Option<u64>,
-    /// One past the newest id known.
+    /// One past the newest id the *sealed* segment headers claim at open (`None` when no
+    /// segment is sealed). The events of an unsealed segment (the one a crash left open) are
+    /// known only by reading its blocks: see `last_delivered` for how far the replay got.
     pub log_end_id: Option<u64>,
     /// Replay reached the end of the log.
     pub complete: bool,
