@@ -21,7 +21,7 @@ impl SegmentReader {
         let framing = self.framing;
         let (mut n, mut bytes) = (0usize, 0u64);
         while n < max {
-            if self.remaining == 0 {
+            if self.next_id == self.block_end_id {
                 if self.pos != self.block_end {
                     break;
                 }
@@ -53,13 +53,13 @@ impl SegmentReader {
                 };
                 self.pos = e.payload_offset;
                 self.block_end = e.payload_end;
-                self.remaining = e.event_count;
                 self.next_id = e.first_event_id;
+                self.block_end_id = e.first_event_id + u64::from(e.event_count);
                 self.next_block += 1;
             }
             // The records of this block, with the cursor in locals (registers) so that the
             // callback cannot force it through memory; written back once per block.
-            let take = (self.remaining as usize).min(max - n);
+            let take = (self.block_remaining() as usize).min(max - n);
             let Some(block) = map.get(..self.block_end) else {
                 break;
             };
@@ -81,7 +81,6 @@ impl SegmentReader {
             self.pos = pos;
             self.next_id = id;
             self.run = run;
-            self.remaining -= done as u32;
             n += done;
             if done < take {
                 break; // inconsistent framing: left for peek_ok / next to report

@@ -85,7 +85,10 @@ pub struct SegmentReader {
     // cursor
     pos: usize,
     block_end: usize,
-    remaining: u32,
+    /// One past the last id of the block the cursor is in: the block has `block_end_id -
+    /// next_id` events left (kept as an id rather than a count, so that reading an event
+    /// updates one field less).
+    block_end_id: u64,
     next_id: u64,
     next_block: usize,
     /// Length-prefixed framing: the last record's length and size, which predict the next.
@@ -197,7 +200,7 @@ impl SegmentReader {
             chains: Vec::new(),
             pos: 0,
             block_end: 0,
-            remaining: 0,
+            block_end_id: header.first_event_id,
             next_id: header.first_event_id,
             next_block: 0,
             run: Run::NONE,
@@ -227,10 +230,10 @@ impl SegmentReader {
     /// Puts the cursor on the first event of the valid prefix.
     pub fn rewind(&mut self) {
         self.next_block = 0;
-        self.remaining = 0;
         self.pos = 0;
         self.block_end = 0;
         self.next_id = self.header.first_event_id;
+        self.block_end_id = self.next_id;
     }
 
     /// Positions the cursor so that the next event returned is `event_id`. `event_id` may be
@@ -250,10 +253,11 @@ impl SegmentReader {
         }
         self.pos = 0;
         self.block_end = 0;
-        self.remaining = 0;
+        self.block_end_id = self.next_id;
         if event_id == end {
             self.next_block = self.index.len();
             self.next_id = end;
+            self.block_end_id = end;
             return Ok(());
         }
         // First block whose first id is > event_id, minus one: the block holding event_id.
@@ -319,8 +323,8 @@ impl SegmentReader {
         };
         self.pos = e.payload_offset;
         self.block_end = e.payload_end;
-        self.remaining = e.event_count;
         self.next_id = e.first_event_id;
+        self.block_end_id = e.first_event_id + u64::from(e.event_count);
         self.next_block += 1;
         Ok(true)
     }
@@ -356,7 +360,7 @@ impl SegmentReader {
     /// as long as the previous one takes the predicted path of [`run`].
     #[inline(always)]
     pub fn next_fast(&mut self) -> Option<(u64, usize, usize)> {
-        if self.remaining == 0 {
+        if self.next_id == self.block_end_id {
             return None;
         }
         let block = self.bytes.get(..self.block_end)?;
@@ -368,7 +372,6 @@ impl SegmentReader {
     #[inline(always)]
     fn step_to(&mut self, next: usize) -> u64 {
         self.pos = next;
-        self.remaining -= 1;
         let id = self.next_id;
         self.next_id += 1;
         id
@@ -377,7 +380,7 @@ impl SegmentReader {
     /// Block switch or framing error: the cold side of [`Self::next_fast`].
     #[inline(never)]
     pub fn next_slow(&mut self) -> Result<Option<(u64, usize, usize)>> {
-        if self.remaining != 0 {
+        if self.next_id != self.block_end_id {
             return Err(self.framing_error());
         }
         if !self.enter_next_block()? {
@@ -395,7 +398,7 @@ impl SegmentReader {
     /// branch would be code run once per segment, cold.
     #[inline]
     pub fn exhausted_cleanly(&self) -> bool {
-        self.remaining == 0
+        self.next_id == self.block_end_id
             && self.pos == self.block_end
             && self.next_block >= self.index.len()
             && self.verified
@@ -410,7 +413,7 @@ impl SegmentReader {
     /// deliver its first event; false when it has none or its first block failed (its end then
     /// says why, as entering it through `next` would have). For the manager's look-ahead.
     pub fn enter_first_block(&mut self) -> bool {
-        if self.next_block != 0 || self.remaining != 0 {
+        if self.next_block != 0 || self.next_id != self.block_end_id {
             return false;
         }
         matches!(self.enter_next_block(), Ok(true))
@@ -426,7 +429,7 @@ impl SegmentReader {
     /// if needed and checks the next record's framing. A framing failure ends the valid prefix
     /// here ([`Self::cut_at_cursor`]).
     pub fn peek_ok(&mut self) -> bool {
-        if self.remaining == 0 {
+        if self.next_id == self.block_end_id {
             match self.enter_next_block() {
                 Ok(true) => {}
                 Ok(false) => return false,
@@ -483,7 +486,7 @@ impl SegmentReader {
         self.end_override = Some(self.next_id);
         self.end = SegmentEnd::Corrupt(c);
         self.verified = true;
-        self.remaining = 0;
+        self.block_end_id = self.next_id;
         self.pos = 0;
         self.block_end = 0;
         self.next_block = self.index.len();
@@ -492,7 +495,8 @@ impl SegmentReader {
     /// Events left in the block the cursor is in (the ones [`Self::next_fast`] delivers).
     #[inline]
     pub fn block_remaining(&self) -> u32 {
-        self.remaining
+        // At most a block's event count (a u32): the difference fits.
+        (self.block_end_id - self.next_id) as u32
     }
 
     /// Events of the verified prefix not yet read.
