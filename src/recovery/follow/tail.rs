@@ -102,6 +102,20 @@ pub(crate) struct Tail {
     id: u64,
     /// Inotify watch of the directory, made at the first back-off wait ([`Self::wait`]).
     watch: Option<super::watch::DirWatch>,
+    /// Tests: runs between the two looks of [`Self::moved_past`].
+    #[cfg(test)]
+    between_looks: Option<Hook>,
+}
+
+/// A test's code to run at a chosen point of the tail.
+#[cfg(test)]
+struct Hook(Box<dyn FnMut() + Send>);
+
+#[cfg(test)]
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hook")
+    }
 }
 
 enum Load {
@@ -123,6 +137,8 @@ impl Tail {
             remaining: 0,
             id: 0,
             watch: None,
+            #[cfg(test)]
+            between_looks: None,
         }
     }
 
@@ -509,6 +525,30 @@ impl Tail {
     /// Whether the writer has provably moved past the current offset of the current segment.
     fn moved_past(&mut self, available: usize) -> Result<Option<Proof>> {
         let seg = self.seg.as_mut().expect("a segment is open");
+        // Nothing at all at the offset — the busy-spinning follower's usual poll: the path
+        // lookups (the next segment, a replaced file) are made at the first such poll and then
+        // at every `PROOF_EVERY`-th, so that the others cost two `pread`s instead of three or
+        // four system calls. A roll is still seen at the first poll after it (the header says
+        // sealed); a writer that died without sealing is seen a few polls late.
+        let look_around = available > 0 || {
+            seg.idle_polls = seg.idle_polls.wrapping_add(1);
+            seg.idle_polls % PROOF_EVERY == 1
+        };
+        // The next segment is looked for *before* the header is read: the writer seals a
+        // segment before it creates the next one, so a seal made between the two looks is then
+        // seen as the seal it is. In the other order, a header read just before the seal and
+        // the next segment found just after it would be taken for a writer that left this
+        // segment unsealed, and its clean end for damage.
+        let next_exists = look_around
+            && seg
+                .header
+                .sequence
+                .checked_add(1)
+                .is_some_and(|next| self.dir.join(naming::file_name(next)).exists());
+        #[cfg(test)]
+        if let Some(hook) = self.between_looks.as_mut() {
+            hook.0();
+        }
         let mut raw = [0u8; HEADER_BYTES];
         let n = read_full(&seg.file, &mut raw, 0, &seg.path)?;
         // A header being rewritten (sealing) may be read half old, half new: then it is not
@@ -518,22 +558,11 @@ impl Tail {
                 return Ok(Some(Proof::Sealed(h)));
             }
         }
-        // Nothing at all at the offset — the busy-spinning follower's usual poll — and not
-        // sealed: the path lookups below are made at the first such poll and then at every
-        // `PROOF_EVERY`-th, so that the others cost two `pread`s instead of three or four system
-        // calls. A writer seals before it creates the next segment, so a roll is still seen at
-        // the first poll after it; a writer that died without sealing is seen a few polls late.
-        if available == 0 {
-            seg.idle_polls = seg.idle_polls.wrapping_add(1);
-            if seg.idle_polls % PROOF_EVERY != 1 {
-                return Ok(None);
-            }
+        if !look_around {
+            return Ok(None);
         }
-        if let Some(next) = seg.header.sequence.checked_add(1) {
-            let p = self.dir.join(naming::file_name(next));
-            if p.exists() {
-                return Ok(Some(Proof::NextSegment));
-            }
+        if next_exists {
+            return Ok(Some(Proof::NextSegment));
         }
         if seg.block_no == 0 {
             // A restarted writer removes an empty unsealed segment and creates it again.
@@ -628,3 +657,7 @@ fn lowest_segment(dir: &Path) -> Result<Option<u64>> {
     }
     Ok(lowest)
 }
+
+#[cfg(test)]
+#[path = "tail_tests.rs"]
+mod tests;

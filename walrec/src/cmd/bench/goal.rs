@@ -21,14 +21,7 @@ impl Goal {
         unit: &'static str,
         target: f64,
     ) -> Goal {
-        Goal {
-            key,
-            name,
-            value,
-            unit,
-            goal: format!(">= {}", show(target)),
-            met: value >= target,
-        }
+        Goal::new(key, name, value, unit, (">=", target), value >= target)
     }
 
     /// `value` must stay at most `target`.
@@ -39,13 +32,24 @@ impl Goal {
         unit: &'static str,
         target: f64,
     ) -> Goal {
+        Goal::new(key, name, value, unit, ("<=", target), value <= target)
+    }
+
+    fn new(
+        key: &'static str,
+        name: &'static str,
+        value: f64,
+        unit: &'static str,
+        (op, target): (&str, f64),
+        met: bool,
+    ) -> Goal {
         Goal {
             key,
             name,
             value,
             unit,
-            goal: format!("<= {}", show(target)),
-            met: value <= target,
+            goal: format!("{op} {}", show(target)),
+            met,
         }
     }
 }
