@@ -51,10 +51,7 @@ impl SegmentReader {
                 let Some(e) = self.index.get(self.next_block).copied() else {
                     break;
                 };
-                self.pos = e.payload_offset;
-                self.block_end = e.payload_end;
-                self.next_id = e.first_event_id;
-                self.block_end_id = e.first_event_id + u64::from(e.event_count);
+                (self.pos, self.block_end, self.next_id, self.block_end_id) = super::cursor_at(&e);
                 self.next_block += 1;
             }
             // The records of this block, with the cursor in locals (registers) so that the

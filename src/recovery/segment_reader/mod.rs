@@ -95,6 +95,18 @@ pub struct SegmentReader {
     run: Run,
 }
 
+/// The cursor at the start of block `e`: its first record's position, the end of its payload,
+/// its first id and one past its last id (`pos`, `block_end`, `next_id`, `block_end_id`). A free
+/// function, so that `next_batch_with` can set the cursor while it holds the mapping borrowed.
+fn cursor_at(e: &IndexEntry) -> (usize, usize, u64, u64) {
+    (
+        e.payload_offset,
+        e.payload_end,
+        e.first_event_id,
+        e.first_event_id + u64::from(e.event_count),
+    )
+}
+
 /// Largest file a cold segment may decompress to: a FlashStrike segment of the most blocks its
 /// recorder allows.
 fn cold_limit() -> u64 {
@@ -321,10 +333,7 @@ impl SegmentReader {
         let Some(e) = self.index.get(self.next_block).copied() else {
             return Ok(false);
         };
-        self.pos = e.payload_offset;
-        self.block_end = e.payload_end;
-        self.next_id = e.first_event_id;
-        self.block_end_id = e.first_event_id + u64::from(e.event_count);
+        (self.pos, self.block_end, self.next_id, self.block_end_id) = cursor_at(&e);
         self.next_block += 1;
         Ok(true)
     }
