@@ -127,6 +127,37 @@ fn damage_once_the_next_segment_exists() {
 }
 
 #[test]
+fn an_unsealed_segment_left_behind_is_damage_a_few_idle_polls_after_the_next_one_appears() {
+    // Nothing written after segment 1's last block, segment 1 never sealed, segment 2 created:
+    // the writer left segment 1 unfinished. An idle poll looks for the next segment only every
+    // few polls (the header is read every time), so the damage is reported within a few polls
+    // rather than at the first — but it is reported.
+    let tmp = tempdir_with_prefix("follow-rule");
+    let dir = tmp.path().join("log");
+    let mut s = RawSegment::create(&dir, 1, 1, 0);
+    let b0 = s.next_block(2);
+    s.append(&b0);
+    let mut m = Manager::open(&dir, follow_opts(RecoveryMode::Strict)).expect("open");
+    let mut next = 1;
+    follow_to(&mut m, &mut next, 2, LIMIT, "unsealed");
+    assert!(matches!(m.poll(), Ok(Next::Pending)));
+    RawSegment::create(&dir, 2, s.next_id, s.chain);
+    let mut pending = 0;
+    let err = loop {
+        match m.poll() {
+            Ok(Next::Pending) if pending < 16 => pending += 1,
+            Err(e) => break e,
+            other => panic!("after {pending} pending polls: {other:?}"),
+        }
+    };
+    match err {
+        Error::Corrupt(c) => assert_eq!(c.kind, CorruptionKind::Truncated, "{c}"),
+        e => panic!("expected a typed corruption, got {e}"),
+    }
+    assert!(pending < 8, "reported after {pending} pending polls");
+}
+
+#[test]
 fn skip_corrupted_continues_in_the_next_segment_and_accounts_the_loss() {
     let tmp = tempdir_with_prefix("follow-rule");
     let dir = tmp.path().join("log");
