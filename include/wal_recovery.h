@@ -481,7 +481,8 @@ typedef struct wal_recovery_options {
      */
     uint32_t fallback_after_us;
     /*
-     Record one `wal_recovery_next` in N in the next-event latency histogram (N >= 1).
+     Record the delivery of one event in N (by id) in the next-event latency histogram
+     (N >= 1).
      */
     uint32_t next_event_sample_every;
     /*
@@ -690,7 +691,7 @@ typedef struct wal_manager_telemetry {
      */
     struct wal_op_stats seek_event;
     /*
-     Sampled `wal_recovery_next` calls (one in `next_event_sample_every`).
+     Sampled deliveries (one event in `next_event_sample_every`).
      */
     struct wal_op_stats next_event;
     /*

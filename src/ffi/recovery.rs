@@ -160,7 +160,8 @@ pub struct wal_recovery_options {
     pub finished_capacity: u32,
     /// Microseconds replay waits for the preloader before opening a segment itself.
     pub fallback_after_us: u32,
-    /// Record one `wal_recovery_next` in N in the next-event latency histogram (N >= 1).
+    /// Record the delivery of one event in N (by id) in the next-event latency histogram
+    /// (N >= 1).
     pub next_event_sample_every: u32,
     /// One of `wal_format` (default WAL_FORMAT_AUTO). The struct grew from 32 to 40 bytes with
     /// this field: a caller compiled against the 32-byte struct gets the default.

@@ -128,7 +128,7 @@ pub struct wal_manager_telemetry {
     pub resume_from_event: wal_op_stats,
     /// Seek inside the resume segment.
     pub seek_event: wal_op_stats,
-    /// Sampled `wal_recovery_next` calls (one in `next_event_sample_every`).
+    /// Sampled deliveries (one event in `next_event_sample_every`).
     pub next_event: wal_op_stats,
     /// Latency of sampled `wal_recovery_next` calls.
     pub next_event_histogram: wal_histogram,

@@ -60,7 +60,8 @@ pub struct RecoveryOptions {
     /// synchronous fallback, counted in `fallback_opens`. Its blocks are then verified as the
     /// replay reaches them.
     pub fallback_after: Duration,
-    /// Record one `next()` in N in the next-event latency histogram (N = 1: every event).
+    /// Record the delivery of one event in N (by id) in the next-event latency histogram
+    /// (N = 1: every event).
     pub next_event_sample_every: u32,
     /// Follow a live log (default off): after the last event, [`crate::Manager::poll`] says
     /// [`crate::recovery::follow::Next::Pending`] instead of the end, and events the writer

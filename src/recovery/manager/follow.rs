@@ -32,11 +32,8 @@ impl Manager {
         // event — `next()`'s hot path, with no sampled event due. Measured: deciding this by
         // first asking whether the block has one left, then calling `next()`, cost the
         // catch-up ~2 ns per event (`walrec bench --follow`, follow_catchup_vs_replay).
-        if self.countdown > 1 {
-            if let Some((id, s, e)) = self.reader.as_mut().and_then(|r| r.next_fast()) {
-                self.countdown -= 1;
-                return Ok(Next::Event(self.event_at(id, s, e)));
-            }
+        if self.reader.as_deref().is_some_and(SegmentReader::hot_ready) {
+            return Ok(Next::Event(self.take_hot()));
         }
         self.poll_cold()
     }

@@ -8,7 +8,9 @@
 //! scanned headers where they show it, otherwise at the segment switch — handled per
 //! [`RecoveryMode`], and recorded in the [`RecoveryReport`].
 //!
-//! Hot path: `next()` is the current reader's `next()` plus a sampling countdown. Everything
+//! Hot path: `next()` asks the current reader whether its next record is ready and takes it
+//! (`SegmentReader::hot_ready` / `take_hot`: one decode, no per-event counter; the reader's
+//! stop id covers the block end and the next sampled event alike). Everything
 //! else — ring handoff, continuity checks, telemetry publication — happens once per segment,
 //! and as little of it as possible in the `next()` that crosses the boundary: the switch is
 //! decided while the replay reads the segment's last block (`Manager::look_ahead`), the
@@ -148,7 +150,9 @@ pub struct Manager {
     last_retired: Option<u64>,
     events_at_resume: u64,
     first_pending: u64,
-    countdown: u32,
+    /// The next event whose delivery is timed for telemetry (one in `next_event_sample_every`):
+    /// the current reader's hot path stops before it ([`SegmentReader::set_sample_at`]).
+    sample_at: u64,
     started: Instant,
     /// Times the segment switch without reading the clock in it ([`TickClock`]).
     ticks: TickClock,
@@ -225,7 +229,6 @@ impl Manager {
         telemetry
             .manager
             .set_next_event_sample_every(opts.next_event_sample_every);
-        let countdown = opts.next_event_sample_every;
         let mut m = Manager {
             dir,
             opts,
@@ -246,7 +249,7 @@ impl Manager {
             resume_floor: 0,
             events_at_resume: 0,
             first_pending: 0,
-            countdown,
+            sample_at: u64::MAX,
             started: Instant::now(),
             ticks: TickClock::new(),
             handoff_pending: None,
@@ -293,37 +296,64 @@ impl Manager {
     #[allow(clippy::should_implement_trait)]
     #[inline]
     pub fn next(&mut self) -> Result<Option<Event<'_>>> {
-        self.countdown -= 1;
-        if self.countdown == 0 {
-            return self.next_sampled();
+        if self.reader.as_deref().is_some_and(SegmentReader::hot_ready) {
+            return Ok(Some(self.take_hot()));
         }
-        self.next_inner()
+        self.next_cold()
     }
 
+    /// Delivers the event the current reader's [`SegmentReader::hot_ready`] just found.
+    #[inline(always)]
+    fn take_hot(&mut self) -> Event<'_> {
+        let Self { reader, bytes, .. } = self;
+        let ev = reader
+            .as_deref_mut()
+            .expect("hot_ready found a reader")
+            .take_hot();
+        *bytes += ev.payload.len() as u64;
+        ev
+    }
+
+    /// A `next()` timed for telemetry: the event at the sample point, with the next sample
+    /// point set first.
     #[inline(never)]
     fn next_sampled(&mut self) -> Result<Option<Event<'_>>> {
-        self.countdown = self.opts.next_event_sample_every;
+        self.set_sample_at(
+            self.next_event_id()
+                .saturating_add(u64::from(self.opts.next_event_sample_every)),
+        );
         let telemetry = Arc::clone(&self.telemetry);
         self.publish_progress();
         let start = now_ns();
-        let r = self.next_inner();
+        let r = if self.reader.as_deref().is_some_and(SegmentReader::hot_ready) {
+            Ok(Some(self.take_hot()))
+        } else {
+            self.next_unsampled()
+        };
         if let Ok(Some(_)) = r {
             telemetry.manager.on_next_event(start);
         }
         r
     }
 
-    #[inline(always)]
-    fn next_inner(&mut self) -> Result<Option<Event<'_>>> {
-        if let Some(r) = self.reader.as_mut() {
-            if let Some((id, s, e)) = r.next_fast() {
-                return self.deliver(id, s, e);
-            }
+    /// Where the next sampled event is, in the manager and in the current reader.
+    fn set_sample_at(&mut self, id: u64) {
+        self.sample_at = id;
+        if let Some(r) = self.reader.as_deref_mut() {
+            r.set_sample_at(id);
         }
-        self.next_cold()
     }
 
-    /// The event at a position the current reader just returned.
+    /// The id the next event delivered would have if the log continues without a gap.
+    fn next_event_id(&self) -> u64 {
+        match &self.reader {
+            Some(r) => r.position(),
+            None => self.last_delivered().map_or(0, |id| id + 1),
+        }
+    }
+
+    /// Event `id` at a payload range the current reader just returned (the slow paths, which
+    /// decode positions).
     #[inline(always)]
     fn deliver(&mut self, id: u64, start: usize, end: usize) -> Result<Option<Event<'_>>> {
         Ok(Some(self.event_at(id, start, end)))
@@ -346,17 +376,21 @@ impl Manager {
     /// Block switch, segment switch, end of log or error.
     #[inline(never)]
     fn next_cold(&mut self) -> Result<Option<Event<'_>>> {
+        if self.next_event_id() >= self.sample_at {
+            return self.next_sampled();
+        }
+        self.next_unsampled()
+    }
+
+    /// [`Self::next_cold`] once sampling is decided.
+    fn next_unsampled(&mut self) -> Result<Option<Event<'_>>> {
         if let State::Following = self.state {
             return self.tail_next();
         }
         // The segment switch prepared in the last block: its reader is positioned on its first
         // event, so delivering it is the hot path's decode.
-        if self.cross_armed() {
-            if let Some(r) = self.reader.as_mut() {
-                if let Some((id, s, e)) = r.next_fast() {
-                    return self.deliver(id, s, e);
-                }
-            }
+        if self.cross_armed() && self.reader.as_deref().is_some_and(SegmentReader::hot_ready) {
+            return Ok(Some(self.take_hot()));
         }
         loop {
             if let Some(r) = self.reader.as_mut() {
@@ -437,6 +471,8 @@ impl Manager {
         if self.events() == self.events_at_resume {
             self.first_pending = reader.position();
         }
+        let mut reader = reader;
+        reader.set_sample_at(self.sample_at);
         self.reader = Some(reader);
         let end = self.ticks.now();
         // A segment of one block reaches its switch before its second block entry: publish

@@ -166,6 +166,10 @@ impl Manager {
         self.cur = k;
         self.reader_start = reader.position();
         self.first_pending = target;
+        self.sample_at = reader
+            .position()
+            .saturating_add(u64::from(self.opts.next_event_sample_every) - 1);
+        reader.set_sample_at(self.sample_at);
         self.reader = Some(Box::new(reader));
         self.report.segments_replayed += 1;
         self.state = State::Running;

@@ -52,6 +52,7 @@ impl SegmentReader {
                     break;
                 };
                 (self.pos, self.block_end, self.next_id, self.block_end_id) = super::cursor_at(&e);
+                self.stop_id = self.block_end_id.min(self.sample_at);
                 self.next_block += 1;
             }
             // The records of this block, with the cursor in locals (registers) so that the

@@ -36,6 +36,7 @@
 //! interference; `docs/ARCHITECTURE.md` explains what the library does about it.
 
 mod batch;
+mod hot;
 mod run;
 mod verify;
 
@@ -89,6 +90,11 @@ pub struct SegmentReader {
     /// next_id` events left (kept as an id rather than a count, so that reading an event
     /// updates one field less).
     block_end_id: u64,
+    /// Where the hot path stops: `block_end_id`, or `sample_at` if it comes first
+    /// ([`hot`]).
+    stop_id: u64,
+    /// The next event the manager times (`u64::MAX`: none).
+    sample_at: u64,
     next_id: u64,
     next_block: usize,
     /// Length-prefixed framing: the last record's length and size, which predict the next.
@@ -213,6 +219,8 @@ impl SegmentReader {
             pos: 0,
             block_end: 0,
             block_end_id: header.first_event_id,
+            stop_id: header.first_event_id,
+            sample_at: u64::MAX,
             next_id: header.first_event_id,
             next_block: 0,
             run: Run::NONE,
@@ -246,6 +254,7 @@ impl SegmentReader {
         self.block_end = 0;
         self.next_id = self.header.first_event_id;
         self.block_end_id = self.next_id;
+        self.set_stop();
     }
 
     /// Positions the cursor so that the next event returned is `event_id`. `event_id` may be
@@ -266,10 +275,12 @@ impl SegmentReader {
         self.pos = 0;
         self.block_end = 0;
         self.block_end_id = self.next_id;
+        self.set_stop();
         if event_id == end {
             self.next_block = self.index.len();
             self.next_id = end;
             self.block_end_id = end;
+            self.set_stop();
             return Ok(());
         }
         // First block whose first id is > event_id, minus one: the block holding event_id.
@@ -334,6 +345,7 @@ impl SegmentReader {
             return Ok(false);
         };
         (self.pos, self.block_end, self.next_id, self.block_end_id) = cursor_at(&e);
+        self.set_stop();
         self.next_block += 1;
         Ok(true)
     }
@@ -344,7 +356,10 @@ impl SegmentReader {
     #[allow(clippy::should_implement_trait)]
     #[inline]
     pub fn next(&mut self) -> Result<Option<Event<'_>>> {
-        match self.next_position()? {
+        if self.hot_ready() {
+            return Ok(Some(self.take_hot()));
+        }
+        match self.next_slow()? {
             Some((id, start, end)) => Ok(Some(Event {
                 id,
                 payload: self.payload(start, end),
@@ -369,9 +384,16 @@ impl SegmentReader {
     /// as long as the previous one takes the predicted path of [`run`].
     #[inline(always)]
     pub fn next_fast(&mut self) -> Option<(u64, usize, usize)> {
-        if self.next_id == self.block_end_id {
+        if self.next_id >= self.stop_id {
             return None;
         }
+        self.decode_next()
+    }
+
+    /// [`Self::next_fast`] without the stop: the next record of the block, decoded in full if
+    /// the prediction does not cover it.
+    #[inline(always)]
+    fn decode_next(&mut self) -> Option<(u64, usize, usize)> {
         let block = self.bytes.get(..self.block_end)?;
         let (start, end, next) = self.run.decode(self.framing, block, self.pos)?;
         Some((self.step_to(next), start, end))
@@ -386,16 +408,20 @@ impl SegmentReader {
         id
     }
 
-    /// Block switch or framing error: the cold side of [`Self::next_fast`].
+    /// The cold side of [`Self::next_fast`]: a block switch, a record the prediction does not
+    /// cover, the manager's sample point, or a framing error.
     #[inline(never)]
     pub fn next_slow(&mut self) -> Result<Option<(u64, usize, usize)>> {
         if self.next_id != self.block_end_id {
-            return Err(self.framing_error());
+            return self
+                .decode_next()
+                .map(Some)
+                .ok_or_else(|| self.framing_error());
         }
         if !self.enter_next_block()? {
             return Ok(None);
         }
-        match self.next_fast() {
+        match self.decode_next() {
             Some(p) => Ok(Some(p)),
             None => Err(self.framing_error()),
         }
@@ -496,6 +522,7 @@ impl SegmentReader {
         self.end = SegmentEnd::Corrupt(c);
         self.verified = true;
         self.block_end_id = self.next_id;
+        self.set_stop();
         self.pos = 0;
         self.block_end = 0;
         self.next_block = self.index.len();

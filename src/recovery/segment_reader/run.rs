@@ -58,6 +58,12 @@ impl Run {
         }
     }
 
+    /// The predicted record's payload length and size in the file.
+    #[inline(always)]
+    pub(super) fn predicted(self) -> (u32, usize) {
+        (self.len, self.size)
+    }
+
     /// A length-prefixed record decoded in full, and the run it starts.
     #[inline(never)]
     fn first(block: &[u8], pos: usize) -> Option<((usize, usize, usize), Run)> {

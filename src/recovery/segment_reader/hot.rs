@@ -1,0 +1,96 @@
+//! The per-event hot path as a check and a take: [`SegmentReader::hot_ready`] decides, from
+//! shared borrows only, whether the next record is one the predicted decode covers (same length
+//! as the last one, inside the block, before the stop id); [`SegmentReader::take_hot`] then
+//! delivers it. A caller that owns the reader through an `Option` (the manager) asks first and
+//! borrows for the returned event only on the path that returns it: deciding inside the
+//! borrowing call would return a borrow on one path and need the owner again on the other,
+//! which the borrow checker refuses (NLL "problem case 3"), and the earlier work-around — return
+//! positions, then slice the mapping again — loaded the reader and the mapping a second time and
+//! re-checked the payload's bounds on every event.
+//!
+//! Both halves compute the record with one function, [`hot_record`], over the same fields, and
+//! are always inlined together: the compiler merges the two computations, so the take repeats
+//! no load or check (`expect` in the take is never reached and compiles away). Every bound is
+//! still checked once per event: the block against the mapping, the record's length field
+//! against the prediction, the payload against the block.
+//!
+//! The stop id is the block's end or, if it comes first, the event the manager times next
+//! ([`SegmentReader::set_sample_at`]): the manager's sampling costs the hot path nothing more
+//! than the end-of-block comparison it makes anyway.
+
+use super::SegmentReader;
+use crate::recovery::event::Event;
+use crate::recovery::format::RecordFraming;
+
+/// The payload of the record at `pos` of `block` and the next record's position, when the
+/// record is the predicted one: a length-prefixed record of `len` bytes and `size` bytes in all,
+/// or a fixed-size record.
+#[inline(always)]
+fn hot_record(
+    framing: RecordFraming,
+    block: &[u8],
+    pos: usize,
+    len: u32,
+    size: usize,
+) -> Option<(&[u8], usize)> {
+    let rest = block.get(pos..)?;
+    match framing {
+        RecordFraming::LengthPrefixed => {
+            let (head, tail) = rest.split_first_chunk::<4>()?;
+            if u32::from_le_bytes(*head) != len {
+                return None;
+            }
+            Some((tail.get(..len as usize)?, pos + size))
+        }
+        RecordFraming::Fixed(n) => Some((rest.get(..n)?, pos + n)),
+    }
+}
+
+impl SegmentReader {
+    /// The record [`Self::take_hot`] would deliver, if there is one.
+    #[inline(always)]
+    fn hot(&self) -> Option<(&[u8], usize)> {
+        if self.next_id >= self.stop_id {
+            return None;
+        }
+        let block = self.bytes.get(..self.block_end)?;
+        let (len, size) = self.run.predicted();
+        hot_record(self.framing, block, self.pos, len, size)
+    }
+
+    /// Whether [`Self::take_hot`] can deliver the next event: it is in the current block,
+    /// before the stop id, and framed like the previous one. False says nothing about why
+    /// (block end, sample point, another length, damage): the slow path tells.
+    #[inline(always)]
+    pub fn hot_ready(&self) -> bool {
+        self.hot().is_some()
+    }
+
+    /// Delivers the event [`Self::hot_ready`] just found ready. Call it only then, with nothing
+    /// in between (the pair compiles to one decode).
+    #[inline(always)]
+    pub fn take_hot(&mut self) -> Event<'_> {
+        let (len, size) = self.run.predicted();
+        let block = self.bytes.get(..self.block_end);
+        let (payload, next) = block
+            .and_then(|b| hot_record(self.framing, b, self.pos, len, size))
+            .expect("take_hot follows hot_ready");
+        self.pos = next;
+        let id = self.next_id;
+        self.next_id = id + 1;
+        Event { id, payload }
+    }
+
+    /// The id of the next event whose delivery the manager times (`u64::MAX`: none). The hot
+    /// path stops before it, so the manager's slow path sees it.
+    pub fn set_sample_at(&mut self, id: u64) {
+        self.sample_at = id;
+        self.set_stop();
+    }
+
+    /// Recomputes the stop id after the block end or the sample point changed.
+    #[inline]
+    pub(super) fn set_stop(&mut self) {
+        self.stop_id = self.block_end_id.min(self.sample_at);
+    }
+}
