@@ -94,3 +94,65 @@ impl SegmentReader {
         self.stop_id = self.block_end_id.min(self.sample_at);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::record;
+
+    /// Records of `lens` payload bytes, framed as the writer frames them.
+    fn records(lens: &[usize]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &len in lens {
+            out.extend_from_slice(&(len as u32).to_le_bytes());
+            out.extend((0..len).map(|k| (k as u8) ^ 0x5a));
+            out.resize(out.len().next_multiple_of(8), 0);
+        }
+        out
+    }
+
+    #[test]
+    fn the_predicted_record_is_the_record_the_full_decode_finds() {
+        let block = records(&[64, 64, 64]);
+        let (start, end, next) = record::decode_at(&block, 72).expect("a record");
+        let (payload, hot_next) =
+            hot_record(RecordFraming::LengthPrefixed, &block, 72, 64, 72).expect("predicted");
+        assert_eq!(payload, &block[start..end]);
+        assert_eq!(hot_next, next);
+    }
+
+    #[test]
+    fn another_length_or_a_record_past_the_block_is_left_to_the_slow_path() {
+        let block = records(&[64, 3]);
+        // The second record is 3 bytes long, not the predicted 64.
+        assert_eq!(
+            hot_record(RecordFraming::LengthPrefixed, &block, 72, 64, 72),
+            None
+        );
+        // The block cut inside the first record's payload, and inside its length field.
+        for cut in [67, 40, 5, 3, 0] {
+            assert_eq!(
+                hot_record(RecordFraming::LengthPrefixed, &block[..cut], 0, 64, 72),
+                None,
+                "cut at {cut}"
+            );
+        }
+        // A position past the block.
+        assert_eq!(
+            hot_record(RecordFraming::LengthPrefixed, &block, 200, 64, 72),
+            None
+        );
+    }
+
+    #[test]
+    fn fixed_size_records_are_whole_and_must_fit() {
+        let block: Vec<u8> = (0..128u8).collect();
+        let (payload, next) = hot_record(RecordFraming::Fixed(64), &block, 64, 0, 0).unwrap();
+        assert_eq!((payload, next), (&block[64..128], 128));
+        assert_eq!(hot_record(RecordFraming::Fixed(64), &block, 65, 0, 0), None);
+        assert_eq!(
+            hot_record(RecordFraming::Fixed(64), &block, 128, 0, 0),
+            None
+        );
+    }
+}
