@@ -123,8 +123,8 @@ mod tests {
 
     #[test]
     fn another_length_or_a_record_past_the_block_is_left_to_the_slow_path() {
-        let block = records(&[64, 3]);
-        // The second record is 3 bytes long, not the predicted 64.
+        let block = records(&[64, 3, 64, 64]);
+        // The second record is 3 bytes long, not the predicted 64 (and 64 bytes follow it).
         assert_eq!(
             hot_record(RecordFraming::LengthPrefixed, &block, 72, 64, 72),
             None
