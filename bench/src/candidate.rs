@@ -526,6 +526,25 @@ pub fn analyse(data_key: &str, inp: Inputs<'_>) -> Candidate {
         unverified.first().map(|x| (x.1, x.2)),
         if unverified.is_empty() { "not run" } else { "" },
     ));
+    // The same goal for the closure API, from its own row's ratios.
+    let batch_vs_scan = rows
+        .iter()
+        .find(|r| r.name == crate::systems::wal_recovery_sys::BATCH_ROW)
+        .and_then(|r| {
+            r.vs.iter()
+                .find(|o| o.kind == Kind::Baseline && o.name.contains("no CRC"))
+                .map(|o| (o.ratio, o.ratio_best))
+        });
+    goals.push(Goal::new(
+        format!("replay through next_batch_with >= {scan_goal}x unverified mmap scan{under}"),
+        scan_goal,
+        batch_vs_scan,
+        if batch_vs_scan.is_none() {
+            "not run"
+        } else {
+            ""
+        },
+    ));
     let applies = inp.payload_size == 64;
     let mut g = Goal::new(
         "warm end-to-end replay >= 150 M events/s (64 B events)".into(),

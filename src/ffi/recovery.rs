@@ -438,9 +438,26 @@ pub unsafe extern "C" fn wal_recovery_next(
         let h = try_ref!(h);
         check_nonnull!(out);
         let replay = replay_of!(h, out);
-        // SAFETY: `out` is non-NULL and valid for a `wal_event` write (contract).
-        unsafe { super::follow::write_next(out, replay.manager.poll()) }
+        if let Some(e) = replay.manager.next_if_hot() {
+            // SAFETY: `out` is non-NULL and valid for a `wal_event` write (contract).
+            unsafe { out.write(wal_event::from_event(&e)) };
+            return wal_status::WAL_OK;
+        }
+        // SAFETY: as above.
+        unsafe { next_cold(replay, out) }
     })
+}
+
+/// `wal_recovery_next` past the hot path (block or segment switch, sample, end, error,
+/// follow mode), out of line so that the per-event call keeps a small frame.
+///
+/// # Safety
+/// `out` is non-NULL and valid for a `wal_event` write.
+#[cold]
+#[inline(never)]
+unsafe fn next_cold(replay: &mut Replay, out: *mut wal_event) -> wal_status {
+    // SAFETY: this function's contract.
+    unsafe { super::follow::write_next(out, replay.manager.poll()) }
 }
 
 /// Delivers up to `cap` events into `out[0..*n]`. Returns WAL_OK with `1 <= *n <= cap`,

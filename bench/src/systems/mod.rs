@@ -97,7 +97,8 @@ pub fn systems_for(wal_segment_bytes: u64) -> Vec<Box<dyn System>> {
         Box::new(baseline::MmapBaseline { check_crc: false }),
     ];
     // EXTENSION POINT: wal_recovery's candidate systems (one shared log, data_key
-    // "wal_recovery"): Rust API, telemetry off, C ABI per event, C ABI batched 1024.
+    // "wal_recovery"): Rust API, telemetry off, next_batch_with, C ABI per event, C ABI
+    // batched 1024.
     for s in wal_recovery_sys::WalRecovery::all(wal_segment_bytes) {
         list.push(Box::new(s));
     }

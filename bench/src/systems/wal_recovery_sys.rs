@@ -1,4 +1,4 @@
-//! wal_recovery (the library developed in this repository) as four candidate systems that
+//! wal_recovery (the library developed in this repository) as five candidate systems that
 //! share one written log (`data_key` [`DATA_KEY`]).
 //!
 //! Write: [`Writer::open`] with [`WriterOptions::default`] (64 MiB segments, 64 KiB blocks;
@@ -10,6 +10,8 @@
 //! * **Rust API**: `Manager::open_with_telemetry` + `next()` per event, default options
 //!   (telemetry on: one `next()` in 1024 timed);
 //! * **telemetry off**: the same with `next_event_sample_every = u32::MAX`;
+//! * **Rust API, next_batch_with**: `Manager::next_batch_with(usize::MAX, |ev| ..)` until it
+//!   returns 0 — the closure API, whose cursor stays in registers for a whole block;
 //! * **C ABI, per event**: `libwal_recovery.so` loaded with `libloading`; `wal_recovery_open`
 //!   + `wal_recovery_next` per event;
 //! * **C ABI, batched 1024**: the same with `wal_recovery_next_batch(.., 1024, ..)`.
@@ -42,6 +44,8 @@ use wal_recovery::{
 use super::{after_timer, Kind, System};
 use crate::events::{first8, Events};
 
+/// Name of the `next_batch_with` row.
+pub const BATCH_ROW: &str = "wal_recovery (Rust API, next_batch_with)";
 /// Data key shared by every wal_recovery system.
 pub const DATA_KEY: &str = "wal_recovery";
 /// Events per `wal_recovery_next_batch` call of the batched C-ABI system.
@@ -55,6 +59,8 @@ pub enum Api {
     /// `Manager::next()` per event; `telemetry: false` sets `next_event_sample_every` to
     /// `u32::MAX` (no per-event sampling).
     Rust { telemetry: bool },
+    /// `Manager::next_batch_with` (closure per event), default options.
+    RustBatch,
     /// `wal_recovery_next` per event through the cdylib.
     CPerEvent,
     /// `wal_recovery_next_batch` with this capacity through the cdylib.
@@ -70,11 +76,12 @@ pub struct WalRecovery {
 }
 
 impl WalRecovery {
-    /// The four candidate rows, writing `segment_bytes` segments.
+    /// The five candidate rows, writing `segment_bytes` segments.
     pub fn all(segment_bytes: u64) -> Vec<WalRecovery> {
         [
             Api::Rust { telemetry: true },
             Api::Rust { telemetry: false },
+            Api::RustBatch,
             Api::CPerEvent,
             Api::CBatched(C_BATCH),
         ]
@@ -89,6 +96,7 @@ impl System for WalRecovery {
         match self.api {
             Api::Rust { telemetry: true } => "wal_recovery (Rust API)".into(),
             Api::Rust { telemetry: false } => "wal_recovery (telemetry off)".into(),
+            Api::RustBatch => BATCH_ROW.into(),
             Api::CPerEvent => "wal_recovery (C ABI, per event)".into(),
             Api::CBatched(n) => format!("wal_recovery (C ABI, batched {n})"),
         }
@@ -104,7 +112,7 @@ impl System for WalRecovery {
 
     fn prepare(&self) -> anyhow::Result<()> {
         match self.api {
-            Api::Rust { .. } => Ok(()),
+            Api::Rust { .. } | Api::RustBatch => Ok(()),
             Api::CPerEvent | Api::CBatched(_) => cdylib().map(|_| ()),
         }
     }
@@ -125,6 +133,7 @@ impl System for WalRecovery {
     fn replay(&self, dir: &Path) -> anyhow::Result<(u64, u64)> {
         match self.api {
             Api::Rust { telemetry } => replay_rust(&self.name(), dir, telemetry),
+            Api::RustBatch => replay_rust_batch(&self.name(), dir),
             Api::CPerEvent => replay_c(&self.name(), dir, None),
             Api::CBatched(n) => replay_c(&self.name(), dir, Some(n)),
         }
@@ -147,6 +156,27 @@ fn replay_rust(name: &str, dir: &Path, telemetry: bool) -> anyhow::Result<(u64, 
         count += 1;
         sum = sum.wrapping_add(first8(ev.payload));
     }
+    let name = name.to_string();
+    after_timer(move || {
+        let r = m.report();
+        drop(m);
+        note_report(&name, ReportCounters::from_report(&r));
+    });
+    Ok((count, sum))
+}
+
+fn replay_rust_batch(name: &str, dir: &Path) -> anyhow::Result<(u64, u64)> {
+    let mut m = Manager::open_with_telemetry(dir, RecoveryOptions::default(), phase_telemetry())
+        .with_context(|| format!("Manager::open {}", dir.display()))?;
+    let (mut count, mut sum) = (0u64, 0u64);
+    while m
+        .next_batch_with(usize::MAX, |ev| {
+            count += 1;
+            sum = sum.wrapping_add(first8(ev.payload));
+        })
+        .context("Manager::next_batch_with")?
+        > 0
+    {}
     let name = name.to_string();
     after_timer(move || {
         let r = m.report();
