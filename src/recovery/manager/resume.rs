@@ -21,6 +21,8 @@ impl Manager {
         self.report.error = None;
         self.started = Instant::now();
         self.events_at_resume = self.events();
+        // Timed deliveries restart with the replay (the reader installed below, or the tail).
+        self.sample_at = event_id.saturating_add(u64::from(self.opts.next_event_sample_every) - 1);
         self.telemetry.manager.on_replay_start();
         let Some(oldest) = self.headers.first().map(|h| h.first_event_id) else {
             // Empty log: nothing to replay from any position — unless following, when the
