@@ -215,7 +215,7 @@ impl Manager {
             self.first_pending = last + 1 - n;
         }
         self.events_retired += n;
-        self.bytes += bytes;
+        self.bytes_retired += bytes;
         self.last_retired = Some(last);
     }
 
@@ -231,9 +231,7 @@ impl Manager {
         }
         let first_after_resume = self.events() == self.events_at_resume;
         if let Some(r) = self.reader.as_mut() {
-            let (n, bytes) = r.next_batch_with(max, f);
-            self.bytes += bytes;
-            return Ok(n);
+            return Ok(r.next_batch_with(max, f).0);
         }
         let Some(t) = self.tail.as_deref_mut() else {
             return Ok(0);
@@ -255,7 +253,7 @@ impl Manager {
                 self.first_pending = last + 1 - n;
             }
             self.events_retired += n;
-            self.bytes += bytes;
+            self.bytes_retired += bytes;
             self.last_retired = Some(last);
         }
         Ok(n as usize)

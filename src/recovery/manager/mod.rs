@@ -143,7 +143,10 @@ pub struct Manager {
     events_retired: u64,
     /// Position of the current reader when it was installed.
     reader_start: u64,
-    bytes: u64,
+    /// Payload bytes delivered by retired readers and the tail; the current reader counts its
+    /// own ([`SegmentReader::delivered_bytes`], from `reader_bytes_start`).
+    bytes_retired: u64,
+    reader_bytes_start: u64,
     /// Resume target inside damage (non-strict modes): the next segment must continue from here.
     resume_floor: u64,
     /// Last id delivered from a retired reader.
@@ -244,7 +247,8 @@ impl Manager {
             report,
             events_retired: 0,
             reader_start: 0,
-            bytes: 0,
+            bytes_retired: 0,
+            reader_bytes_start: 0,
             last_retired: None,
             resume_floor: 0,
             events_at_resume: 0,
@@ -316,13 +320,10 @@ impl Manager {
     /// Delivers the event the current reader's [`SegmentReader::hot_ready`] just found.
     #[inline(always)]
     fn take_hot(&mut self) -> Event<'_> {
-        let Self { reader, bytes, .. } = self;
-        let ev = reader
+        self.reader
             .as_deref_mut()
             .expect("hot_ready found a reader")
-            .take_hot();
-        *bytes += ev.payload.len() as u64;
-        ev
+            .take_hot()
     }
 
     /// A `next()` timed for telemetry: the event at the sample point, with the next sample
@@ -373,7 +374,6 @@ impl Manager {
     /// [`Self::deliver`], unwrapped (for `poll`).
     #[inline(always)]
     fn event_at(&mut self, id: u64, start: usize, end: usize) -> Event<'_> {
-        self.bytes += (end - start) as u64;
         let r = self
             .reader
             .as_ref()
@@ -461,9 +461,7 @@ impl Manager {
         let Some(r) = self.reader.as_mut() else {
             return Ok(0);
         };
-        let (n, bytes) = r.next_batch_with(max, f);
-        self.bytes += bytes;
-        Ok(n)
+        Ok(r.next_batch_with(max, f).0)
     }
 
     fn fail<T>(&mut self, e: Error) -> Result<T> {
@@ -479,6 +477,7 @@ impl Manager {
     fn install(&mut self, reader: BoxedReader, handoff_start: u64) {
         self.report.segments_replayed += 1;
         self.reader_start = reader.position();
+        self.reader_bytes_start = reader.delivered_bytes();
         if self.events() == self.events_at_resume {
             self.first_pending = reader.position();
         }
@@ -567,6 +566,14 @@ impl Manager {
                 .map_or(0, |r| r.position() - self.reader_start)
     }
 
+    /// Payload bytes delivered so far (all resumes included).
+    fn bytes(&self) -> u64 {
+        self.bytes_retired
+            + self.reader.as_ref().map_or(0, |r| {
+                r.delivered_bytes().saturating_sub(self.reader_bytes_start)
+            })
+    }
+
     fn last_delivered(&self) -> Option<u64> {
         match &self.reader {
             Some(r) if r.position() > self.reader_start => Some(r.position() - 1),
@@ -577,7 +584,7 @@ impl Manager {
     fn fill_progress(&self, r: &mut RecoveryReport) {
         let events = self.events();
         r.events_delivered = events;
-        r.bytes_delivered = self.bytes;
+        r.bytes_delivered = self.bytes();
         if events > self.events_at_resume {
             r.first_delivered.get_or_insert(self.first_pending);
             r.last_delivered = self.last_delivered();
@@ -589,7 +596,7 @@ impl Manager {
     fn publish_progress(&self) {
         self.telemetry
             .manager
-            .publish_progress(self.events(), self.bytes);
+            .publish_progress(self.events(), self.bytes());
     }
 
     /// The report as it stands now.

@@ -167,6 +167,7 @@ impl Manager {
         sought?;
         self.cur = k;
         self.reader_start = reader.position();
+        self.reader_bytes_start = reader.delivered_bytes();
         self.first_pending = target;
         self.sample_at = reader
             .position()

@@ -366,6 +366,8 @@ impl Manager {
     pub(super) fn account_retired(&mut self, r: &SegmentReader) {
         let n = r.position() - self.reader_start;
         self.events_retired += n;
+        self.bytes_retired += r.delivered_bytes().saturating_sub(self.reader_bytes_start);
+        self.reader_bytes_start = 0;
         if n > 0 {
             self.last_retired = Some(r.position() - 1);
         }

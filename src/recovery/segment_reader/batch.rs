@@ -19,6 +19,7 @@ impl SegmentReader {
         // Only `map` is borrowed for 'a; the other fields are updated alongside it.
         let map: &'a [u8] = &self.bytes;
         let framing = self.framing;
+        let base = self.delivered_bytes();
         let (mut n, mut bytes) = (0usize, 0u64);
         while n < max {
             if self.next_id == self.block_end_id {
@@ -84,6 +85,9 @@ impl SegmentReader {
                 break; // inconsistent framing: left for peek_ok / next to report
             }
         }
+        // The batch counted its own bytes (its records need not share one length).
+        self.bytes_folded = base.saturating_add(bytes);
+        self.fold_id = self.next_id;
         (n, bytes)
     }
 }

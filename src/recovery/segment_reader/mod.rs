@@ -99,6 +99,11 @@ pub struct SegmentReader {
     next_block: usize,
     /// Length-prefixed framing: the last record's length and size, which predict the next.
     run: Run,
+    /// Payload bytes delivered before `fold_id`; every event from `fold_id` to the cursor was
+    /// delivered with the run's length ([`Self::delivered_bytes`]), so reading an event adds
+    /// to no counter.
+    bytes_folded: u64,
+    fold_id: u64,
 }
 
 /// The cursor at the start of block `e`: its first record's position, the end of its payload,
@@ -223,7 +228,9 @@ impl SegmentReader {
             sample_at: u64::MAX,
             next_id: header.first_event_id,
             next_block: 0,
-            run: Run::NONE,
+            run: Run::of(RecordFraming::of(format)),
+            bytes_folded: 0,
+            fold_id: header.first_event_id,
         })
     }
 
@@ -249,18 +256,28 @@ impl SegmentReader {
 
     /// Puts the cursor on the first event of the valid prefix.
     pub fn rewind(&mut self) {
+        self.fold();
         self.next_block = 0;
         self.pos = 0;
         self.block_end = 0;
         self.next_id = self.header.first_event_id;
         self.block_end_id = self.next_id;
         self.set_stop();
+        self.fold_id = self.next_id;
     }
 
     /// Positions the cursor so that the next event returned is `event_id`. `event_id` may be
     /// one past the last valid event (positioned at the end). Anything else outside the
     /// segment's valid range is an error naming the range. Verifies as far as needed.
     pub fn seek(&mut self, event_id: u64) -> Result<()> {
+        self.fold();
+        let r = self.seek_inner(event_id);
+        // The events skipped over were not delivered.
+        self.fold_id = self.next_id;
+        r
+    }
+
+    fn seek_inner(&mut self, event_id: u64) -> Result<()> {
         self.verify_through(event_id);
         let first = self.header.first_event_id;
         let end = self.end_event_id();
@@ -394,9 +411,34 @@ impl SegmentReader {
     /// the prediction does not cover it.
     #[inline(always)]
     fn decode_next(&mut self) -> Option<(u64, usize, usize)> {
+        let before = self.run;
         let block = self.bytes.get(..self.block_end)?;
         let (start, end, next) = self.run.decode(self.framing, block, self.pos)?;
+        if self.run.predicted().0 != before.predicted().0 {
+            self.fold_with(before);
+        }
         Some((self.step_to(next), start, end))
+    }
+
+    /// Payload bytes of the events this reader has delivered (seeks skip without counting).
+    pub fn delivered_bytes(&self) -> u64 {
+        let since = self.next_id.saturating_sub(self.fold_id);
+        self.bytes_folded
+            .saturating_add(since.saturating_mul(u64::from(self.run.predicted().0)))
+    }
+
+    /// Adds the events since `fold_id`, all of `run`'s length, to `bytes_folded`.
+    fn fold_with(&mut self, run: Run) {
+        let since = self.next_id.saturating_sub(self.fold_id);
+        self.bytes_folded = self
+            .bytes_folded
+            .saturating_add(since.saturating_mul(u64::from(run.predicted().0)));
+        self.fold_id = self.next_id;
+    }
+
+    /// [`Self::fold_with`] the current run: before the cursor jumps.
+    fn fold(&mut self) {
+        self.fold_with(self.run);
     }
 
     /// Moves the cursor past the record just decoded, to `next`; returns that record's id.

@@ -58,6 +58,18 @@ impl Run {
         }
     }
 
+    /// What a reader of `framing` starts with: no prediction for length-prefixed records (the
+    /// first one is decoded in full), the record size for fixed-size ones.
+    pub(super) fn of(framing: RecordFraming) -> Run {
+        match framing {
+            RecordFraming::LengthPrefixed => Run::NONE,
+            RecordFraming::Fixed(n) => Run {
+                len: u32::try_from(n).unwrap_or(u32::MAX),
+                size: n,
+            },
+        }
+    }
+
     /// The predicted record's payload length and size in the file.
     #[inline(always)]
     pub(super) fn predicted(self) -> (u32, usize) {
