@@ -36,11 +36,15 @@ fn hot_record(
     let rest = block.get(pos..)?;
     match framing {
         RecordFraming::LengthPrefixed => {
-            let (head, tail) = rest.split_first_chunk::<4>()?;
+            // One bound for the length field and the payload: the record the prediction
+            // describes must fit (no overflow: `len` is a u32), then its length field must say
+            // so.
+            let record = rest.get(..4 + len as usize)?;
+            let (head, payload) = record.split_first_chunk::<4>()?;
             if u32::from_le_bytes(*head) != len {
                 return None;
             }
-            Some((tail.get(..len as usize)?, pos + size))
+            Some((payload, pos + size))
         }
         RecordFraming::Fixed(n) => Some((rest.get(..n)?, pos + n)),
     }
