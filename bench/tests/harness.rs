@@ -16,7 +16,7 @@ const WAL_ROWS: [&str; 6] = [
     "wal_recovery (telemetry off)",
     "wal_recovery (Rust API, next_batch_with)",
     "wal_recovery (C ABI, per event)",
-    "wal_recovery (C ABI, batched 1024)",
+    "wal_recovery (C ABI, batched 64)",
     "wal_recovery (FlashStrike v1 log)",
 ];
 
@@ -90,7 +90,7 @@ fn tiny_run_all_systems_correct() {
         assert!(len > 0, "{} missing or empty", p.display());
     }
     let svg = std::fs::read_to_string(out.path().join(REPLAY_CHART)).unwrap();
-    assert!(svg.contains("wal_recovery (C ABI, batched 1024)"));
+    assert!(svg.contains("wal_recovery (C ABI, batched 64)"));
 
     // wal_recovery's section.
     let root = report.data_dir.clone().expect("data kept");

@@ -98,7 +98,7 @@ pub fn systems_for(wal_segment_bytes: u64) -> Vec<Box<dyn System>> {
     ];
     // EXTENSION POINT: wal_recovery's candidate systems (one shared log, data_key
     // "wal_recovery"): Rust API, telemetry off, next_batch_with, C ABI per event, C ABI
-    // batched 1024.
+    // batched 64.
     for s in wal_recovery_sys::WalRecovery::all(wal_segment_bytes) {
         list.push(Box::new(s));
     }
