@@ -340,7 +340,7 @@ impl Manager {
         let r = if self.reader.as_deref().is_some_and(SegmentReader::hot_ready) {
             Ok(Some(self.take_hot()))
         } else {
-            self.next_unsampled()
+            self.next_unsampled_here()
         };
         if let Ok(Some(_)) = r {
             telemetry.manager.on_next_event(start);
@@ -393,15 +393,31 @@ impl Manager {
         self.next_unsampled()
     }
 
-    /// [`Self::next_cold`] once sampling is decided.
+    /// [`Self::next_unsampled`] for the sampled path, out of line so that the switch's code
+    /// stays in `next_cold`, whose lines the look-ahead prefetches.
+    #[inline(never)]
+    fn next_unsampled_here(&mut self) -> Result<Option<Event<'_>>> {
+        self.next_unsampled()
+    }
+
+    /// [`Self::next_cold`] once sampling is decided. Inlined there: the look-ahead prefetches
+    /// `next_cold`'s code before the segment switch (`Manager::look_ahead`), and the switch
+    /// runs here.
+    #[inline(always)]
     fn next_unsampled(&mut self) -> Result<Option<Event<'_>>> {
         if let State::Following = self.state {
             return self.tail_next();
         }
         // The segment switch prepared in the last block: its reader is positioned on its first
-        // event, so delivering it is the hot path's decode.
-        if self.cross_armed() && self.reader.as_deref().is_some_and(SegmentReader::hot_ready) {
-            return Ok(Some(self.take_hot()));
+        // event, so delivering it is a decode (in full: a new reader predicts no length yet),
+        // and what a block entry does waits for the next one, off this call.
+        if self.cross_armed() {
+            if self.reader.as_deref().is_some_and(SegmentReader::hot_ready) {
+                return Ok(Some(self.take_hot()));
+            }
+            if let Some((id, s, e)) = self.reader.as_mut().and_then(|r| r.next_fast()) {
+                return self.deliver(id, s, e);
+            }
         }
         loop {
             if let Some(r) = self.reader.as_mut() {

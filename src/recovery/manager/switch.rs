@@ -294,6 +294,12 @@ impl Manager {
                             && reader.first_event_id() == r.end_event_id()
                             && reader.header().prev_chain == r.last_chain()
                     }) && reader.enter_first_block();
+                    // Records of the next segment most likely have this one's length: with the
+                    // prediction carried over, the crossing delivers its first event through
+                    // the hot path instead of a full decode in code far from the switch's.
+                    if let Some(r) = self.reader.as_deref() {
+                        reader.predict_like(r);
+                    }
                     reader.prefetch_first_record();
                     pipe.ahead = Some(Ahead {
                         index,
@@ -314,6 +320,13 @@ impl Manager {
             self.handoff_pending,
             matches!(self.state, State::Running),
             self.ticks.now(),
+            // Read only by the switch (the hot path touches neither): the next sampled id and
+            // the byte totals. Left cold, they cost the crossing a memory read each.
+            self.sample_at,
+            self.bytes_retired,
+            self.reader_bytes_start,
+            // The current reader's byte fold, which its retirement reads.
+            self.reader.as_ref().map(|r| r.delivered_bytes()),
         ));
         // And the switch's code: 64 MiB of streaming evicted it (see `recovery::prefetch`).
         type NextCold = for<'a> fn(&'a mut Manager) -> Result<Option<Event<'a>>>;

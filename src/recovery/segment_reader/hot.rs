@@ -85,6 +85,17 @@ impl SegmentReader {
         Event { id, payload }
     }
 
+    /// Predicts this reader's next record length from `other`'s last one (the manager, for the
+    /// next segment's reader: one writer, one kind of event). A prediction only decides which
+    /// decode runs first; the record's own length field is still checked.
+    pub fn predict_like(&mut self, other: &SegmentReader) {
+        if self.framing == other.framing {
+            // The events delivered so far keep the length they were delivered with.
+            self.fold();
+            self.run = other.run;
+        }
+    }
+
     /// The id of the next event whose delivery the manager times (`u64::MAX`: none). The hot
     /// path stops before it, so the manager's slow path sees it.
     pub fn set_sample_at(&mut self, id: u64) {

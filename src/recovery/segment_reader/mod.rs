@@ -437,7 +437,7 @@ impl SegmentReader {
     }
 
     /// [`Self::fold_with`] the current run: before the cursor jumps.
-    fn fold(&mut self) {
+    pub(super) fn fold(&mut self) {
         self.fold_with(self.run);
     }
 
