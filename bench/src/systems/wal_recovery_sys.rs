@@ -158,13 +158,18 @@ fn replay_rust(name: &str, dir: &Path, telemetry: bool) -> anyhow::Result<(u64, 
         count += 1;
         sum = sum.wrapping_add(first8(ev.payload));
     }
+    report_after_timer(name, m);
+    Ok((count, sum))
+}
+
+/// After the timer: the replay's report counters, then the manager's teardown.
+fn report_after_timer(name: &str, m: Manager) {
     let name = name.to_string();
     after_timer(move || {
         let r = m.report();
         drop(m);
         note_report(&name, ReportCounters::from_report(&r));
     });
-    Ok((count, sum))
 }
 
 fn replay_rust_batch(name: &str, dir: &Path) -> anyhow::Result<(u64, u64)> {
@@ -179,12 +184,7 @@ fn replay_rust_batch(name: &str, dir: &Path) -> anyhow::Result<(u64, u64)> {
         .context("Manager::next_batch_with")?
         > 0
     {}
-    let name = name.to_string();
-    after_timer(move || {
-        let r = m.report();
-        drop(m);
-        note_report(&name, ReportCounters::from_report(&r));
-    });
+    report_after_timer(name, m);
     Ok((count, sum))
 }
 

@@ -113,18 +113,8 @@ impl SegmentReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recovery::segment_reader::run::tests::records;
     use crate::segment::record;
-
-    /// Records of `lens` payload bytes, framed as the writer frames them.
-    fn records(lens: &[usize]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for &len in lens {
-            out.extend_from_slice(&(len as u32).to_le_bytes());
-            out.extend((0..len).map(|k| (k as u8) ^ 0x5a));
-            out.resize(out.len().next_multiple_of(8), 0);
-        }
-        out
-    }
 
     #[test]
     fn the_predicted_record_is_the_record_the_full_decode_finds() {

@@ -89,11 +89,11 @@ impl Run {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// Records of `lens` payload bytes, framed as the writer frames them.
-    fn records(lens: &[usize]) -> Vec<u8> {
+    pub(in crate::recovery::segment_reader) fn records(lens: &[usize]) -> Vec<u8> {
         let mut out = Vec::new();
         for &len in lens {
             out.extend_from_slice(&(len as u32).to_le_bytes());
