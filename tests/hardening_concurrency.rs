@@ -10,7 +10,7 @@
 mod hardening_support;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::Duration;
@@ -70,9 +70,12 @@ fn replay_monitored(
     let mut m = Manager::open(dir, opts).expect("open");
     let t = Arc::clone(m.telemetry());
     let stop = Arc::new(AtomicBool::new(false));
+    // Monitors that have taken a snapshot: the replay starts once all have, so that they
+    // overlap it however fast it runs or however late they are scheduled.
+    let started = Arc::new(AtomicUsize::new(0));
     let handles: Vec<_> = (0..monitors)
         .map(|k| {
-            let (t, stop) = (Arc::clone(&t), Arc::clone(&stop));
+            let (t, stop, started) = (Arc::clone(&t), Arc::clone(&stop), Arc::clone(&started));
             thread::spawn(move || {
                 let mut snapshots = 0u64;
                 let mut last_events = 0;
@@ -88,12 +91,19 @@ fn replay_monitored(
                         assert!(!text.is_empty());
                     }
                     snapshots += 1;
+                    if snapshots == 1 {
+                        started.fetch_add(1, Ordering::AcqRel);
+                    }
                     thread::sleep(Duration::from_micros(50));
                 }
                 snapshots
             })
         })
         .collect();
+    // (A monitor that ended already panicked: its join below reports it.)
+    while started.load(Ordering::Acquire) < monitors && !handles.iter().any(|h| h.is_finished()) {
+        thread::yield_now();
+    }
     let ids = drain_ids(&mut m);
     let report = m.report();
     drop(m); // joins the preloader while the monitors still read

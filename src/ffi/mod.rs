@@ -28,6 +28,7 @@
 
 pub mod flashstrike;
 pub mod follow;
+pub mod options;
 pub(crate) mod panic;
 pub(crate) mod ptr;
 pub mod recovery;
@@ -39,11 +40,13 @@ pub mod writer;
 pub use flashstrike::{wal_request_event, wal_request_event_decode};
 pub use follow::{wal_follow, wal_recovery_next_wait};
 #[allow(deprecated)] // re-exported for the C ABI; deprecated for new callers only
+pub use options::{
+    wal_format, wal_mode, wal_recovery_options, wal_recovery_options_init,
+    wal_recovery_options_init_sized,
+};
 pub use recovery::{
-    wal_event, wal_format, wal_last_error_message, wal_mode, wal_recovery, wal_recovery_close,
-    wal_recovery_next, wal_recovery_next_batch, wal_recovery_open, wal_recovery_options,
-    wal_recovery_options_init, wal_recovery_options_init_sized, wal_recovery_report_json,
-    wal_recovery_resume,
+    wal_event, wal_last_error_message, wal_recovery, wal_recovery_close, wal_recovery_next,
+    wal_recovery_next_batch, wal_recovery_open, wal_recovery_report_json, wal_recovery_resume,
 };
 pub use status::{wal_status, wal_status_name, wal_status_str};
 pub use telemetry::{
