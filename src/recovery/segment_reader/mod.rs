@@ -422,17 +422,19 @@ impl SegmentReader {
 
     /// Payload bytes of the events this reader has delivered (seeks skip without counting).
     pub fn delivered_bytes(&self) -> u64 {
-        let since = self.next_id.saturating_sub(self.fold_id);
-        self.bytes_folded
-            .saturating_add(since.saturating_mul(u64::from(self.run.predicted().0)))
+        self.bytes_with(self.run)
     }
 
-    /// Adds the events since `fold_id`, all of `run`'s length, to `bytes_folded`.
-    fn fold_with(&mut self, run: Run) {
+    /// `bytes_folded` plus the events since `fold_id`, each of `run`'s length.
+    fn bytes_with(&self, run: Run) -> u64 {
         let since = self.next_id.saturating_sub(self.fold_id);
-        self.bytes_folded = self
-            .bytes_folded
-            .saturating_add(since.saturating_mul(u64::from(run.predicted().0)));
+        self.bytes_folded
+            .saturating_add(since.saturating_mul(u64::from(run.predicted().0)))
+    }
+
+    /// Folds the events since `fold_id`, all of `run`'s length, into `bytes_folded`.
+    fn fold_with(&mut self, run: Run) {
+        self.bytes_folded = self.bytes_with(run);
         self.fold_id = self.next_id;
     }
 
