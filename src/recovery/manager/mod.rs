@@ -409,8 +409,9 @@ impl Manager {
             return self.tail_next();
         }
         // The segment switch prepared in the last block: its reader is positioned on its first
-        // event, so delivering it is a decode (in full: a new reader predicts no length yet),
-        // and what a block entry does waits for the next one, off this call.
+        // event and predicts the current reader's record length (`predict_like`), so
+        // delivering it is the hot path's decode (a full decode if the length differs), and
+        // what a block entry does waits for the next one, off this call.
         if self.cross_armed() {
             if self.reader.as_deref().is_some_and(SegmentReader::hot_ready) {
                 return Ok(Some(self.take_hot()));
