@@ -40,14 +40,23 @@ fn expect_corrupt(m: &mut Manager, kind: CorruptionKind, ctx: &str) {
     );
 }
 
-#[test]
-fn a_block_in_flight_is_pending_until_it_verifies() {
+/// A live log: segment 1 with one block of `events` events, unsealed, and a follower opened
+/// on it in `mode` (the temporary directory lives as long as the returned guard).
+fn live_log(
+    events: u32,
+    mode: RecoveryMode,
+) -> (tempfile::TempDir, std::path::PathBuf, RawSegment, Manager) {
     let tmp = tempdir_with_prefix("follow-rule");
     let dir = tmp.path().join("log");
     let mut s = RawSegment::create(&dir, 1, 1, 0);
-    let b0 = s.next_block(3);
+    let b0 = s.next_block(events);
     s.append(&b0);
-    let mut m = Manager::open(&dir, follow_opts(RecoveryMode::Strict)).expect("open");
+    let m = Manager::open(&dir, follow_opts(mode)).expect("open");
+    (tmp, dir, s, m)
+}
+#[test]
+fn a_block_in_flight_is_pending_until_it_verifies() {
+    let (_tmp, _dir, mut s, mut m) = live_log(3, RecoveryMode::Strict);
     let mut next = 1;
     follow_to(&mut m, &mut next, 3, LIMIT, "first block");
     // Block 1 arrives in pieces: part of its header, then the header and half its payload.
@@ -76,12 +85,7 @@ fn a_block_in_flight_is_pending_until_it_verifies() {
 /// A block whose payload is damaged, in the live segment: pending while the writer may still be
 /// writing it; once `prove` shows the writer moved on, Strict fails naming the check.
 fn damaged_block_then(prove: impl FnOnce(&mut RawSegment), ctx: &str) {
-    let tmp = tempdir_with_prefix("follow-rule");
-    let dir = tmp.path().join("log");
-    let mut s = RawSegment::create(&dir, 1, 1, 0);
-    let b0 = s.next_block(2);
-    s.append(&b0);
-    let mut m = Manager::open(&dir, follow_opts(RecoveryMode::Strict)).expect("open");
+    let (_tmp, _dir, mut s, mut m) = live_log(2, RecoveryMode::Strict);
     let mut next = 1;
     follow_to(&mut m, &mut next, 2, LIMIT, ctx);
     let mut b1 = s.next_block(4);
@@ -132,12 +136,7 @@ fn an_unsealed_segment_left_behind_is_damage_a_few_idle_polls_after_the_next_one
     // the writer left segment 1 unfinished. An idle poll looks for the next segment only every
     // few polls (the header is read every time), so the damage is reported within a few polls
     // rather than at the first — but it is reported.
-    let tmp = tempdir_with_prefix("follow-rule");
-    let dir = tmp.path().join("log");
-    let mut s = RawSegment::create(&dir, 1, 1, 0);
-    let b0 = s.next_block(2);
-    s.append(&b0);
-    let mut m = Manager::open(&dir, follow_opts(RecoveryMode::Strict)).expect("open");
+    let (_tmp, dir, s, mut m) = live_log(2, RecoveryMode::Strict);
     let mut next = 1;
     follow_to(&mut m, &mut next, 2, LIMIT, "unsealed");
     assert!(matches!(m.poll(), Ok(Next::Pending)));
@@ -159,12 +158,7 @@ fn an_unsealed_segment_left_behind_is_damage_a_few_idle_polls_after_the_next_one
 
 #[test]
 fn skip_corrupted_continues_in_the_next_segment_and_accounts_the_loss() {
-    let tmp = tempdir_with_prefix("follow-rule");
-    let dir = tmp.path().join("log");
-    let mut s = RawSegment::create(&dir, 1, 1, 0);
-    let b0 = s.next_block(2);
-    s.append(&b0);
-    let mut m = Manager::open(&dir, follow_opts(RecoveryMode::SkipCorrupted)).expect("open");
+    let (_tmp, dir, mut s, mut m) = live_log(2, RecoveryMode::SkipCorrupted);
     let mut next = 1;
     follow_to(&mut m, &mut next, 2, LIMIT, "skip");
     let mut b1 = s.next_block(4); // ids 3..=6, damaged
@@ -191,12 +185,7 @@ fn skip_corrupted_continues_in_the_next_segment_and_accounts_the_loss() {
 
 #[test]
 fn a_roll_is_crossed_on_the_next_poll() {
-    let tmp = tempdir_with_prefix("follow-rule");
-    let dir = tmp.path().join("log");
-    let mut s = RawSegment::create(&dir, 1, 1, 0);
-    let b0 = s.next_block(2);
-    s.append(&b0);
-    let mut m = Manager::open(&dir, follow_opts(RecoveryMode::Strict)).expect("open");
+    let (_tmp, dir, s, mut m) = live_log(2, RecoveryMode::Strict);
     let mut next = 1;
     follow_to(&mut m, &mut next, 2, LIMIT, "roll");
     assert!(matches!(m.poll(), Ok(Next::Pending)));
