@@ -62,6 +62,7 @@ for r in $(seq 1 "$ROUNDS"); do
   "$WORK/fs_replay_metrics" "$LOG" | tee -a "$OUT"
   "$WORK/fs_replay_nometrics" "$LOG" | tee -a "$OUT"
   "$OURS" "$LOG" | tee -a "$OUT"
+  "$OURS" "$LOG" --batch | tee -a "$OUT"
 done
 
 python3 - "$OUT" "$EVENTS" <<'PY'
@@ -79,7 +80,7 @@ if len(sums) != 1:
 med = {k: statistics.median(v) for k, v in rates.items()}
 for k, v in rates.items():
     print(f"{k:24} M events/s, sorted: {' '.join(f'{x:.1f}' for x in sorted(v))}; median {med[k]:.1f}")
-ours = med["wal_recovery"]
-print(f"wal_recovery / FlashStrike as shipped:        {ours / med['flashstrike-metrics']:.2f}x")
-print(f"wal_recovery / FlashStrike without metrics:   {ours / med['flashstrike-nometrics']:.2f}x")
+for ours in ("wal_recovery", "wal_recovery-batch"):
+    for fs, what in (("flashstrike-metrics", "as shipped"), ("flashstrike-nometrics", "without metrics")):
+        print(f"{ours + ' / FlashStrike ' + what + ':':52} {med[ours] / med[fs]:.2f}x")
 PY

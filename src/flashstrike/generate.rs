@@ -413,6 +413,16 @@ fn plan(spec: &LogSpec) -> io::Result<Plan> {
 /// # Panics
 ///
 /// Only if one segment file does not fit in memory.
+/// Writes `bytes` as the recorder leaves a segment file: `ftruncate` to the full size first,
+/// then the bytes up to the last non-zero one, so that the zero tail it never wrote stays a
+/// hole of the file (the same bytes when read).
+fn write_preallocated(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut f = std::fs::File::create(path)?;
+    f.set_len(bytes.len() as u64)?;
+    let written = crate::recovery::format::zero_suffix_start(bytes);
+    f.write_all(bytes.get(..written).unwrap_or(bytes))
+}
+
 pub fn write_log(dir: &Path, spec: &LogSpec) -> io::Result<LogLayout> {
     let blocks = spec.blocks_per_segment;
     if !(1..=MAX_BLOCKS).contains(&blocks) {
@@ -444,7 +454,7 @@ pub fn write_log(dir: &Path, spec: &LogSpec) -> io::Result<LogLayout> {
             name = format!("{name}.{COLD_EXTENSION}");
             std::fs::write(dir.join(&name), compress_cold(&bytes))?;
         } else {
-            std::fs::write(dir.join(&name), &bytes)?;
+            write_preallocated(&dir.join(&name), &bytes)?;
         }
         files.push(name);
     }

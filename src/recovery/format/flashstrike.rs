@@ -26,11 +26,9 @@
 //! the first id comes from the first block's header. One whose first block is all zeros is
 //! empty (never data, never lost).
 
-use std::path::Path;
-
 use super::{
     corruption_at, BlockFailure, BlockOk, Cursor, Decoded, Format, HeaderError, IndexEntry,
-    PayloadBlock, SegmentEnd,
+    PayloadBlock, SegmentEnd, SegmentFacts,
 };
 use crate::error::CorruptionKind;
 use crate::flashstrike::block::{block_header_checksum, RawBlockHeader};
@@ -330,13 +328,16 @@ fn check_hashed(
     Ok(())
 }
 
-/// After a finalized segment's last block, the rest of the preallocated file must be zero.
-pub fn after_last_block(data: &[u8], path: &Path, c: &Cursor) -> SegmentEnd {
+/// After a finalized segment's last block, the rest of the preallocated file must be zero. The
+/// file's trailing hole is zeros by definition and is not read (a finalized segment is never
+/// written again).
+pub fn after_last_block(data: &[u8], s: &SegmentFacts<'_>, c: &Cursor) -> SegmentEnd {
     let rest = data.get(c.off..).unwrap_or(&[]);
-    match super::first_nonzero(rest) {
+    let stored = data.get(c.off..s.zeros_from).unwrap_or(&[]);
+    match super::first_nonzero(stored) {
         None => SegmentEnd::Clean,
         Some(p) => SegmentEnd::Corrupt(corruption_at(
-            path,
+            s.path,
             (c.off + p) as u64,
             None,
             CorruptionKind::TrailingData,

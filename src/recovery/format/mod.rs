@@ -421,6 +421,9 @@ pub struct SegmentFacts<'a> {
     pub header: &'a SegmentHeader,
     /// The chain value a sealed segment's last block must end with.
     pub last_chain: u64,
+    /// Where the file's trailing hole starts (its length when it has none): bytes from there
+    /// on are zeros without being read (`segment_bytes::trailing_hole`).
+    pub zeros_from: usize,
 }
 
 pub(crate) fn corruption_at(
@@ -457,7 +460,7 @@ pub fn sealed_totals(data: &[u8], s: &SegmentFacts<'_>, c: &Cursor) -> SegmentEn
     }
     match s.format {
         Format::Native => native::after_last_block(data, s.path, c),
-        Format::FlashStrikeV1 => flashstrike::after_last_block(data, s.path, c),
+        Format::FlashStrikeV1 => flashstrike::after_last_block(data, s, c),
     }
 }
 

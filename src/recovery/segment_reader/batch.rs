@@ -40,6 +40,7 @@ impl SegmentReader {
                         format: self.format,
                         header: &self.header,
                         last_chain: self.sealed_last_chain,
+                        zeros_from: self.zeros_from,
                         progress: &mut self.progress,
                         index: &mut self.index,
                         end: &mut self.end,

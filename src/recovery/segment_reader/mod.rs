@@ -67,6 +67,9 @@ pub struct SegmentReader {
     first_chain: u64,
     /// Chain value a sealed segment's last block must end with.
     sealed_last_chain: u64,
+    /// Where the file's trailing hole starts ([`segment_bytes::trailing_hole`]; the length
+    /// when it has none): the bytes from there on read as zeros and are never looked at.
+    zeros_from: usize,
     /// Verification is complete: `end` is final.
     verified: bool,
     /// Verified incrementally, and that verification is not yet reported to telemetry.
@@ -161,9 +164,15 @@ impl SegmentReader {
                 format!("{len} bytes, a segment header needs 64"),
             ));
         }
-        let bytes = match cold {
-            Some(Ok(inflated)) => segment_bytes::in_memory(&inflated, &path)?,
-            _ => segment_bytes::map_file(&file, &path)?,
+        let (bytes, zeros_from) = match cold {
+            Some(Ok(inflated)) => (segment_bytes::in_memory(&inflated, &path)?, inflated.len()),
+            _ => {
+                let map = segment_bytes::map_file(&file, &path)?;
+                let hole = segment_bytes::trailing_hole(&file, map.len() as u64);
+                // No larger than the mapping, which has a usize length.
+                let zeros_from = usize::try_from(hole).map_or(map.len(), |h| h.min(map.len()));
+                (map, zeros_from)
+            }
         };
         drop(file); // the mapping keeps the pages; free the descriptor now (low ulimit -n)
         let prefix = bytes.get(..bytes.len().min(format::HEADER_PREFIX_BYTES));
@@ -203,6 +212,7 @@ impl SegmentReader {
             framing: RecordFraming::of(format),
             first_chain,
             sealed_last_chain,
+            zeros_from,
             verified: false,
             lazy: false,
             index: Vec::new(),
@@ -241,7 +251,7 @@ impl SegmentReader {
 
     /// `docs/ARCHITECTURE.md`, "Page-cache folios").
     pub fn prefault(&self) {
-        segment_bytes::prefault(&self.bytes);
+        segment_bytes::prefault(&self.bytes, self.zeros_from);
     }
 
     fn corruption(

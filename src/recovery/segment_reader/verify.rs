@@ -32,6 +32,7 @@ pub(super) struct Walk<'r> {
     pub(super) format: Format,
     pub(super) header: &'r SegmentHeader,
     pub(super) last_chain: u64,
+    pub(super) zeros_from: usize,
     pub(super) progress: &'r mut Progress,
     pub(super) index: &'r mut Vec<IndexEntry>,
     pub(super) end: &'r mut SegmentEnd,
@@ -45,6 +46,7 @@ impl Walk<'_> {
             format: self.format,
             header: self.header,
             last_chain: self.last_chain,
+            zeros_from: self.zeros_from,
         }
     }
 
@@ -161,6 +163,7 @@ impl SegmentReader {
                 format: self.format,
                 header: &self.header,
                 last_chain: self.sealed_last_chain,
+                zeros_from: self.zeros_from,
                 progress: &mut self.progress,
                 index: &mut self.index,
                 end: &mut self.end,
@@ -203,6 +206,7 @@ impl SegmentReader {
             format: self.format,
             header: &self.header,
             last_chain: self.sealed_last_chain,
+            zeros_from: self.zeros_from,
         };
         let mut c = self.progress.at;
         let mut blocks = Vec::new();
@@ -270,6 +274,7 @@ impl SegmentReader {
             format: self.format,
             header: &self.header,
             last_chain: self.sealed_last_chain,
+            zeros_from: self.zeros_from,
         };
         self.end = classify(&self.bytes, &facts, off, b as u64, fail);
         self.index.truncate(b);
