@@ -413,10 +413,14 @@ fn plan(spec: &LogSpec) -> io::Result<Plan> {
 /// # Panics
 ///
 /// Only if one segment file does not fit in memory.
-/// Writes `bytes` as the recorder leaves a segment file: `ftruncate` to the full size first,
-/// then the bytes up to the last non-zero one, so that the zero tail it never wrote stays a
-/// hole of the file (the same bytes when read).
-fn write_preallocated(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Writes `bytes` (a whole segment file, [`segment_bytes`]) to `path` as the recorder leaves a
+/// segment: `ftruncate` to the full size first, then the bytes up to the last non-zero one, so
+/// that the zero tail it never wrote stays a hole of the file (the same bytes when read).
+///
+/// # Errors
+///
+/// Any I/O error creating or writing the file.
+pub fn write_preallocated(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut f = std::fs::File::create(path)?;
     f.set_len(bytes.len() as u64)?;
     let written = crate::recovery::format::zero_suffix_start(bytes);

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use wal_recovery::flashstrike::event::RequestEvent;
-use wal_recovery::flashstrike::generate::{segment_bytes, SegmentState};
+use wal_recovery::flashstrike::generate::{segment_bytes, write_preallocated, SegmentState};
 use wal_recovery::flashstrike::{segment_file_name, BLOCK_EVENTS, EVENT_BYTES};
 
 use wal_recovery::{Manager, RecoveryOptions};
@@ -66,7 +66,9 @@ impl System for FlashStrikeFormat {
                 &make,
             );
             let path = dir.join(segment_file_name(index));
-            std::fs::write(&path, bytes).with_context(|| format!("write {}", path.display()))?;
+            // As the recorder leaves it: the unwritten tail of the last segment is a hole.
+            write_preallocated(&path, &bytes)
+                .with_context(|| format!("write {}", path.display()))?;
             first += count;
             index += 1;
         }
