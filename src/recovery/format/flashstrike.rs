@@ -333,7 +333,9 @@ fn check_hashed(
 /// written again).
 pub fn after_last_block(data: &[u8], s: &SegmentFacts<'_>, c: &Cursor) -> SegmentEnd {
     let rest = data.get(c.off..).unwrap_or(&[]);
-    let stored = data.get(c.off..s.zeros_from).unwrap_or(&[]);
+    // A hole that starts before the end of the blocks is older than them (the segment was
+    // written after the hole was looked up): then every byte after the blocks is read.
+    let stored = data.get(c.off..s.zeros_from).unwrap_or(rest);
     match super::first_nonzero(stored) {
         None => SegmentEnd::Clean,
         Some(p) => SegmentEnd::Corrupt(corruption_at(
@@ -537,6 +539,47 @@ mod tests {
             expect: 0,
         };
         (records, b)
+    }
+
+    #[test]
+    fn after_the_last_block_only_a_hole_past_the_blocks_is_left_unread() {
+        let header = SegmentHeader::new_open(0, 1, 0, 0);
+        let path = std::path::Path::new("FS.00000000.wal");
+        let facts = |zeros_from| SegmentFacts {
+            path,
+            format: Format::FlashStrikeV1,
+            header: &header,
+            last_chain: 0,
+            zeros_from,
+        };
+        let c = Cursor {
+            off: 1000,
+            chain: 0,
+            expect_id: 1,
+            block_no: 1,
+            log_id: None,
+        };
+        let mut data = vec![0u8; 4096];
+        data[3000] = 1;
+        let at = |end: SegmentEnd| match end {
+            SegmentEnd::Corrupt(c) => Some((c.kind, c.offset)),
+            _ => None,
+        };
+        // No hole, and a hole that starts after the byte: found.
+        for zeros_from in [4096, 3001] {
+            assert_eq!(
+                at(after_last_block(&data, &facts(zeros_from), &c)),
+                Some((CorruptionKind::TrailingData, 3000)),
+                "hole from {zeros_from}"
+            );
+        }
+        // The byte inside the hole (a hole reads as zeros: the bytes cannot differ there).
+        assert_eq!(at(after_last_block(&data, &facts(3000), &c)), None);
+        // A hole said to start before the blocks end is stale: every byte after them is read.
+        assert_eq!(
+            at(after_last_block(&data, &facts(500), &c)),
+            Some((CorruptionKind::TrailingData, 3000))
+        );
     }
 
     #[test]
