@@ -33,8 +33,8 @@ pub fn decode_header(prefix: &[u8]) -> Result<Decoded, HeaderError> {
     })
 }
 
-/// Checks the native block at `c`: header, position, ids, chain, bounds and padding (not the
-/// payload CRC).
+/// Checks the native block at `c`: header, position, ids, chain and bounds (not the payload
+/// CRC, not the padding: [`check_padding`]).
 pub fn check_block(data: &[u8], c: &Cursor) -> Result<BlockOk, BlockFailure> {
     let off = c.off;
     let raw = super::block_header_at(data, off)?;
@@ -61,16 +61,10 @@ pub fn check_block(data: &[u8], c: &Cursor) -> Result<BlockOk, BlockFailure> {
         ));
     }
     let next = end.next_multiple_of(BLOCK_ALIGN);
-    let Some(pad) = data.get(end..next) else {
+    if next > data.len() {
         return Err(BlockFailure::new(
             CorruptionKind::Truncated,
             "block padding runs past the end of the file",
-        ));
-    };
-    if pad.iter().any(|&b| b != 0) {
-        return Err(BlockFailure::new(
-            CorruptionKind::Padding,
-            "block padding is not zero",
         ));
     }
     let entry = IndexEntry {
@@ -92,6 +86,19 @@ pub fn check_block(data: &[u8], c: &Cursor) -> Result<BlockOk, BlockFailure> {
             expect: u64::from(bh.payload_crc),
         },
     })
+}
+
+/// The zero padding after a block's payload, up to the next block (`ok` from [`check_block`],
+/// which checked that it lies inside `data`).
+pub fn check_padding(data: &[u8], ok: &BlockOk) -> Result<(), BlockFailure> {
+    let pad = data.get(ok.payload.end..ok.next_off).unwrap_or(&[]);
+    if pad.iter().any(|&b| b != 0) {
+        return Err(BlockFailure::new(
+            CorruptionKind::Padding,
+            "block padding is not zero",
+        ));
+    }
+    Ok(())
 }
 
 /// The log id the blocks of the segment in `data` carry: the header's (format 2), or `None`
