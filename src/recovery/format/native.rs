@@ -34,7 +34,7 @@ pub fn decode_header(prefix: &[u8]) -> Result<Decoded, HeaderError> {
 }
 
 /// Checks the native block at `c`: header, position, ids, chain and bounds (not the payload
-/// CRC, not the padding: [`check_padding`]).
+/// CRC and the padding after it: [`check_payload`]).
 pub fn check_block(data: &[u8], c: &Cursor) -> Result<BlockOk, BlockFailure> {
     let off = c.off;
     let raw = super::block_header_at(data, off)?;
@@ -80,25 +80,12 @@ pub fn check_block(data: &[u8], c: &Cursor) -> Result<BlockOk, BlockFailure> {
         payload: PayloadBlock {
             start,
             end,
-            slots_end: end,
+            slots_end: next,
             first_id: bh.first_event_id,
             seed: 0,
             expect: u64::from(bh.payload_crc),
         },
     })
-}
-
-/// The zero padding after a block's payload, up to the next block (`ok` from [`check_block`],
-/// which checked that it lies inside `data`).
-pub fn check_padding(data: &[u8], ok: &BlockOk) -> Result<(), BlockFailure> {
-    let pad = data.get(ok.payload.end..ok.next_off).unwrap_or(&[]);
-    if pad.iter().any(|&b| b != 0) {
-        return Err(BlockFailure::new(
-            CorruptionKind::Padding,
-            "block padding is not zero",
-        ));
-    }
-    Ok(())
 }
 
 /// The log id the blocks of the segment in `data` carry: the header's (format 2), or `None`
@@ -175,9 +162,11 @@ pub fn lost_sector(data: &[u8], off: usize) -> bool {
     false
 }
 
-/// The payload's CRC32C against its block header's.
+/// The payload's CRC32C against its block header's, then the zero padding after it (in the
+/// payload's last cache line, which the CRC has just read).
 pub fn check_payload(data: &[u8], b: &PayloadBlock) -> Result<(), BlockFailure> {
-    let Some(payload) = data.get(b.start..b.end) else {
+    let (Some(payload), Some(pad)) = (data.get(b.start..b.end), data.get(b.end..b.slots_end))
+    else {
         return Err(BlockFailure::new(
             CorruptionKind::Truncated,
             "payload runs past the end of the file",
@@ -188,6 +177,12 @@ pub fn check_payload(data: &[u8], b: &PayloadBlock) -> Result<(), BlockFailure> 
         return Err(BlockFailure::new(
             CorruptionKind::PayloadChecksum,
             format!("stored {:#010x}, computed {crc:#010x}", b.expect),
+        ));
+    }
+    if pad.iter().any(|&x| x != 0) {
+        return Err(BlockFailure::new(
+            CorruptionKind::Padding,
+            "block padding is not zero",
         ));
     }
     Ok(())
