@@ -34,7 +34,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::error::{CorruptionKind, Error, Result};
-use crate::recovery::payload_checks::PayloadChecks;
+use crate::recovery::payload_checks::{NextCheck, PayloadChecks};
 use crate::recovery::segment_reader::{SegmentEnd, SegmentReader};
 use crate::recovery::telemetry::{now_ns, SkipReason, Telemetry, VerifyFailure};
 
@@ -195,6 +195,11 @@ fn skip_reason(e: &Error) -> SkipReason {
 /// How long the worker sleeps when it has nothing to do, unless woken.
 const IDLE_POLL: Duration = Duration::from_micros(200);
 
+/// How long it sleeps when its payload checks are a whole lead ahead of the replay
+/// ([`crate::recovery::payload_checks::LEAD_BYTES`]): the replay reads about a quarter of the
+/// lead meanwhile.
+const AHEAD_POLL: Duration = Duration::from_micros(50);
+
 /// Handle to the running worker, owned by the manager.
 #[derive(Debug)]
 pub struct SegmentPreloader {
@@ -316,7 +321,7 @@ fn run(
     // block first, while there is nothing more urgent to do.
     let mut tasks: VecDeque<Arc<PayloadChecks>> = cfg.first_task.iter().cloned().collect();
     while !shared.stop.load(Ordering::Acquire) {
-        let mut worked = false;
+        let (mut worked, mut ahead) = (false, false);
         // Close finished readers first: frees maps before new ones are made.
         while let Ok(reader) = finished.pop() {
             let start = now_ns();
@@ -376,14 +381,21 @@ fn run(
             while tasks.front().is_some_and(|t| !t.has_unclaimed()) {
                 tasks.pop_front();
             }
+            // Not in a later segment when this one is ahead of the replay: those blocks are
+            // further ahead still.
             if let Some(t) = tasks.iter().find(|t| t.has_unclaimed()) {
-                worked |= t.check_next();
+                match t.check_next() {
+                    NextCheck::Checked => worked = true,
+                    NextCheck::AheadOfReplay => ahead = true,
+                    NextCheck::NothingLeft => {}
+                }
             }
         }
         if !worked {
             // The manager does not wake us on every handoff (an unpark is a syscall on its hot
-            // path); it does when it has to wait. Poll often enough to refill a freed slot.
-            thread::park_timeout(IDLE_POLL);
+            // path); it does when it has to wait. Poll often enough to refill a freed slot, and
+            // to keep checking ahead of the replay once it has read part of the lead.
+            thread::park_timeout(if ahead { AHEAD_POLL } else { IDLE_POLL });
         }
     }
     // Stopping: close what the manager already handed back (the rest drops with the rings).
