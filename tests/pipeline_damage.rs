@@ -126,15 +126,7 @@ fn corrupt_middle_segment_each_mode() {
         assert_ended(&mut m);
         let r = m.report();
         assert!(r.complete && !r.is_clean());
-        assert_eq!(
-            r.lost,
-            vec![LostRange {
-                first_id: bad.first,
-                last_id: Some(seg.last),
-                reason: c.what(),
-                path: Some(seg.path.clone())
-            }]
-        );
+        assert_eq!(r.lost, lost_rest_of(&seg, bad.first, &c));
         assert_eq!(
             r.segments_skipped,
             vec![SkippedSegment {

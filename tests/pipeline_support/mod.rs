@@ -15,6 +15,7 @@ use std::thread;
 use std::time::Duration;
 
 use tempfile::TempDir;
+use wal_recovery::recovery::report::LostRange;
 use wal_recovery::segment::naming;
 use wal_recovery::{
     Error, Manager, RecoveryMode, RecoveryOptions, SegmentReader, Writer, WriterOptions,
@@ -443,6 +444,17 @@ pub fn range(a: u64, b: u64) -> Vec<u64> {
 /// Concatenation of inclusive ranges.
 pub fn ranges(rs: &[(u64, u64)]) -> Vec<u64> {
     rs.iter().flat_map(|&(a, b)| a..=b).collect()
+}
+
+/// What SkipCorrupted reports lost for damage `c` in the block of `seg` starting at id
+/// `first`: the rest of the segment.
+pub fn lost_rest_of(seg: &SegInfo, first: u64, c: &wal_recovery::Corruption) -> Vec<LostRange> {
+    vec![LostRange {
+        first_id: first,
+        last_id: Some(seg.last),
+        reason: c.what(),
+        path: Some(seg.path.clone()),
+    }]
 }
 
 /// Asserts two id lists are equal, with a compact message on mismatch.
