@@ -48,6 +48,30 @@ pub fn xxh64_x4(inputs: [&[u8]; 4], seeds: [u64; 4]) -> [u64; 4] {
     ]
 }
 
+/// Bytes of a FlashStrike record, whose first 8 bytes are its id.
+const RECORD: usize = 64;
+
+/// [`xxh64_x4`] of four equally long runs of whole 64-byte records, and in the same pass
+/// whether every record's first 8 bytes are its id (`first_ids[k]` plus its index in input
+/// `k`): the id check then reads no byte a second time. `None` where the four-way path does
+/// not apply (no AVX-512, unequal lengths, not whole records): the caller hashes and checks
+/// ids separately.
+pub fn xxh64_x4_records(
+    inputs: [&[u8]; 4],
+    seeds: [u64; 4],
+    first_ids: [u64; 4],
+) -> Option<([u64; 4], bool)> {
+    let len = inputs[0].len();
+    if len < RECORD || !len.is_multiple_of(RECORD) || inputs.iter().any(|i| i.len() != len) {
+        return None;
+    }
+    let (lanes, ids_ok) = simd::lanes_with_ids(inputs, seeds, first_ids)?;
+    Some((
+        std::array::from_fn(|k| finish(lanes[k], inputs[k], len)),
+        ids_ok,
+    ))
+}
+
 /// The initial accumulators for `seed`.
 fn start(seed: u64) -> [u64; 4] {
     [
@@ -121,11 +145,12 @@ fn finish(acc: [u64; 4], input: &[u8], len: usize) -> u64 {
 
 #[cfg(target_arch = "x86_64")]
 mod simd {
-    use super::{start, P1, P2, STRIPE};
+    use super::{start, P1, P2, RECORD, STRIPE};
     use std::arch::x86_64::{
         __m256i, __m512i, _mm256_loadu_si256, _mm512_add_epi64, _mm512_castsi256_si512,
-        _mm512_inserti64x4, _mm512_mullo_epi64, _mm512_rol_epi64, _mm512_set1_epi64,
-        _mm512_setr_epi64,
+        _mm512_inserti64x4, _mm512_maskz_xor_epi64, _mm512_mullo_epi64, _mm512_or_si512,
+        _mm512_rol_epi64, _mm512_set1_epi64, _mm512_setr_epi64, _mm512_setzero_si512,
+        _mm512_test_epi64_mask,
     };
 
     /// Whether this CPU runs the four-way path (checked at run time, cached by std).
@@ -143,6 +168,82 @@ mod simd {
         }
         // SAFETY: just checked: the CPU has AVX-512 F, DQ and VL.
         Some(unsafe { lanes_avx512(inputs, seeds) })
+    }
+
+    /// [`lanes`] of whole 64-byte records, and whether every record's first 8 bytes are its
+    /// id; `None` where the CPU lacks AVX-512 F, DQ or VL.
+    pub fn lanes_with_ids(
+        inputs: [&[u8]; 4],
+        seeds: [u64; 4],
+        first_ids: [u64; 4],
+    ) -> Option<([[u64; 4]; 4], bool)> {
+        if !available() {
+            return None;
+        }
+        // SAFETY: just checked: the CPU has AVX-512 F, DQ and VL.
+        Some(unsafe { lanes_with_ids_avx512(inputs, seeds, first_ids) })
+    }
+
+    /// One XXH64 round of the four accumulators of two inputs.
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+    fn round2(acc: __m512i, data: __m512i, p1: __m512i, p2: __m512i) -> __m512i {
+        let acc = _mm512_add_epi64(acc, _mm512_mullo_epi64(data, p2));
+        _mm512_mullo_epi64(_mm512_rol_epi64::<31>(acc), p1)
+    }
+
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+    fn lanes_with_ids_avx512(
+        inputs: [&[u8]; 4],
+        seeds: [u64; 4],
+        first_ids: [u64; 4],
+    ) -> ([[u64; 4]; 4], bool) {
+        let p1 = _mm512_set1_epi64(P1 as i64);
+        let p2 = _mm512_set1_epi64(P2 as i64);
+        let mut a = accs(start(seeds[0]), start(seeds[1]));
+        let mut b = accs(start(seeds[2]), start(seeds[3]));
+        // A record's first stripe holds its id in lane 0 (input 0 / 2) and lane 4 (input 1 /
+        // 3) of the pair: the expected ids sit there, the other lanes are masked out.
+        const ID_LANES: u8 = 0b0001_0001;
+        let one = _mm512_setr_epi64(1, 0, 0, 0, 1, 0, 0, 0);
+        let ids = |x: u64, y: u64| _mm512_setr_epi64(x as i64, 0, 0, 0, y as i64, 0, 0, 0);
+        let mut want_a = ids(first_ids[0], first_ids[1]);
+        let mut want_b = ids(first_ids[2], first_ids[3]);
+        let mut diff = _mm512_setzero_si512();
+        let [r0, r1, r2, r3] = inputs.map(|i| i.chunks_exact(RECORD));
+        for (((c0, c1), c2), c3) in r0.zip(r1).zip(r2).zip(r3) {
+            let halves = [c0, c1, c2, c3].map(|c| c.split_at(STRIPE));
+            let first_a = pair(halves[0].0, halves[1].0);
+            let first_b = pair(halves[2].0, halves[3].0);
+            diff = _mm512_or_si512(diff, _mm512_maskz_xor_epi64(ID_LANES, first_a, want_a));
+            diff = _mm512_or_si512(diff, _mm512_maskz_xor_epi64(ID_LANES, first_b, want_b));
+            want_a = _mm512_add_epi64(want_a, one);
+            want_b = _mm512_add_epi64(want_b, one);
+            a = round2(a, first_a, p1, p2);
+            b = round2(b, first_b, p1, p2);
+            a = round2(a, pair(halves[0].1, halves[1].1), p1, p2);
+            b = round2(b, pair(halves[2].1, halves[3].1), p1, p2);
+        }
+        let ids_ok = _mm512_test_epi64_mask(diff, diff) == 0;
+        (unpack(a, b), ids_ok)
+    }
+
+    /// The accumulators of the four inputs, out of the two registers.
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+    fn unpack(a: __m512i, b: __m512i) -> [[u64; 4]; 4] {
+        // SAFETY: `__m512i` and `[u64; 8]` are both 64 bytes of plain bits with no invalid
+        // values; this only reinterprets them.
+        let (a, b): ([u64; 8], [u64; 8]) = unsafe {
+            (
+                std::mem::transmute::<__m512i, [u64; 8]>(a),
+                std::mem::transmute::<__m512i, [u64; 8]>(b),
+            )
+        };
+        [
+            [a[0], a[1], a[2], a[3]],
+            [a[4], a[5], a[6], a[7]],
+            [b[0], b[1], b[2], b[3]],
+            [b[4], b[5], b[6], b[7]],
+        ]
     }
 
     #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
@@ -183,27 +284,10 @@ mod simd {
         let s = inputs.map(|i| i.chunks_exact(STRIPE));
         let [s0, s1, s2, s3] = s;
         for (((c0, c1), c2), c3) in s0.zip(s1).zip(s2).zip(s3) {
-            let da = pair(c0, c1);
-            let db = pair(c2, c3);
-            a = _mm512_add_epi64(a, _mm512_mullo_epi64(da, p2));
-            b = _mm512_add_epi64(b, _mm512_mullo_epi64(db, p2));
-            a = _mm512_mullo_epi64(_mm512_rol_epi64::<31>(a), p1);
-            b = _mm512_mullo_epi64(_mm512_rol_epi64::<31>(b), p1);
+            a = round2(a, pair(c0, c1), p1, p2);
+            b = round2(b, pair(c2, c3), p1, p2);
         }
-        // SAFETY: `__m512i` and `[u64; 8]` are both 64 bytes of plain bits with no invalid
-        // values; this only reinterprets them.
-        let (a, b): ([u64; 8], [u64; 8]) = unsafe {
-            (
-                std::mem::transmute::<__m512i, [u64; 8]>(a),
-                std::mem::transmute::<__m512i, [u64; 8]>(b),
-            )
-        };
-        [
-            [a[0], a[1], a[2], a[3]],
-            [a[4], a[5], a[6], a[7]],
-            [b[0], b[1], b[2], b[3]],
-            [b[4], b[5], b[6], b[7]],
-        ]
+        unpack(a, b)
     }
 }
 
@@ -215,6 +299,14 @@ mod simd {
     }
 
     pub fn lanes(_: [&[u8]; 4], _: [u64; 4]) -> Option<[[u64; 4]; 4]> {
+        None
+    }
+
+    pub fn lanes_with_ids(
+        _: [&[u8]; 4],
+        _: [u64; 4],
+        _: [u64; 4],
+    ) -> Option<([[u64; 4]; 4], bool)> {
         None
     }
 }

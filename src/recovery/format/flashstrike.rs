@@ -33,7 +33,7 @@ use super::{
 use crate::error::CorruptionKind;
 use crate::flashstrike::block::{block_header_checksum, RawBlockHeader};
 use crate::flashstrike::header::{header_checksum, RawHeader};
-use crate::flashstrike::xxh64_x4::xxh64_x4;
+use crate::flashstrike::xxh64_x4::{xxh64_x4, xxh64_x4_records};
 use crate::flashstrike::{
     xxh64, BLOCK_BYTES, BLOCK_EVENTS, BLOCK_HEADER_BYTES, EVENT_BYTES, HEADER_BYTES, MAGIC,
     MAX_BLOCKS,
@@ -269,7 +269,17 @@ pub fn check_payloads_x4(data: &[u8], blocks: &[PayloadBlock; 4]) -> [bool; 4] {
         return blocks.each_ref().map(|b| check_payload(data, b).is_ok());
     };
     let parts = [a0, a1, a2, a3];
-    let hashes = xxh64_x4(parts.map(|a| a.0), blocks.each_ref().map(|b| b.seed));
+    let (records, seeds) = (parts.map(|a| a.0), blocks.each_ref().map(|b| b.seed));
+    // Four full blocks (the common case): the record ids are checked in the hashing pass.
+    if let Some((hashes, true)) =
+        xxh64_x4_records(records, seeds, blocks.each_ref().map(|b| b.first_id))
+    {
+        return std::array::from_fn(|k| {
+            check_chain(&blocks[k], hashes[k]).is_ok()
+                && check_unused(parts[k].1, &blocks[k]).is_ok()
+        });
+    }
+    let hashes = xxh64_x4(records, seeds);
     std::array::from_fn(|k| check_hashed(parts[k].0, parts[k].1, &blocks[k], hashes[k]).is_ok())
 }
 
@@ -284,13 +294,21 @@ fn block_areas<'a>(data: &'a [u8], b: &PayloadBlock) -> Result<(&'a [u8], &'a [u
     }
 }
 
-/// Everything [`check_payload`] checks, given the records' chained XXH64.
+/// Everything [`check_payload`] checks, given the records' chained XXH64: the hash, each
+/// record's id, the unused slots.
 fn check_hashed(
     records: &[u8],
     unused: &[u8],
     b: &PayloadBlock,
     chained: u64,
 ) -> Result<(), BlockFailure> {
+    check_chain(b, chained)?;
+    check_ids(records, b)?;
+    check_unused(unused, b)
+}
+
+/// The block's chained XXH64 against the one its header stores.
+fn check_chain(b: &PayloadBlock, chained: u64) -> Result<(), BlockFailure> {
     if chained != b.expect {
         return Err(BlockFailure::new(
             CorruptionKind::ChainMismatch,
@@ -300,6 +318,11 @@ fn check_hashed(
             ),
         ));
     }
+    Ok(())
+}
+
+/// Every record's first 8 bytes against its id.
+fn check_ids(records: &[u8], b: &PayloadBlock) -> Result<(), BlockFailure> {
     // Every record's id against its position, without a branch per record (a block holds
     // up to 256); the first mismatch is looked for only when there is one.
     let ids = || {
@@ -316,6 +339,11 @@ fn check_hashed(
             ));
         }
     }
+    Ok(())
+}
+
+/// The unused record slots of a partial block are zero.
+fn check_unused(unused: &[u8], b: &PayloadBlock) -> Result<(), BlockFailure> {
     if let Some(p) = super::first_nonzero(unused) {
         return Err(BlockFailure::new(
             CorruptionKind::Padding,
