@@ -19,7 +19,7 @@
 //! is not detected at run time, or the inputs differ in length or are shorter than one stripe,
 //! each input is hashed by [`super::xxh64`] instead — the same values, one at a time.
 
-use super::xxh64;
+use super::{xxh64, EVENT_BYTES};
 
 const P1: u64 = 0x9E37_79B1_85EB_CA87;
 const P2: u64 = 0xC2B2_AE3D_27D4_EB4F;
@@ -52,9 +52,6 @@ pub fn xxh64_x4(inputs: [&[u8]; 4], seeds: [u64; 4]) -> [u64; 4] {
     ]
 }
 
-/// Bytes of a FlashStrike record, whose first 8 bytes are its id.
-const RECORD: usize = 64;
-
 /// [`xxh64_x4`] of four equally long runs of whole 64-byte records, and in the same pass
 /// whether every record's first 8 bytes are its id (`first_ids[k]` plus its index in input
 /// `k`): the id check then reads no byte a second time. `None` where the four-way path does
@@ -66,7 +63,10 @@ pub fn xxh64_x4_records(
     first_ids: [u64; 4],
 ) -> Option<([u64; 4], bool)> {
     let len = inputs[0].len();
-    if len < RECORD || !len.is_multiple_of(RECORD) || inputs.iter().any(|i| i.len() != len) {
+    if len < EVENT_BYTES
+        || !len.is_multiple_of(EVENT_BYTES)
+        || inputs.iter().any(|i| i.len() != len)
+    {
         return None;
     }
     let (lanes, ids_ok) = simd::lanes_with_ids(inputs, seeds, first_ids)?;
@@ -149,7 +149,7 @@ fn finish(acc: [u64; 4], input: &[u8], len: usize) -> u64 {
 
 #[cfg(target_arch = "x86_64")]
 mod simd {
-    use super::{start, P1, P2, RECORD, STRIPE};
+    use super::{start, EVENT_BYTES, P1, P2, STRIPE};
     use std::arch::x86_64::{
         __m256i, __m512i, _mm256_loadu_si256, _mm512_add_epi64, _mm512_castsi256_si512,
         _mm512_inserti64x4, _mm512_maskz_xor_epi64, _mm512_mullo_epi64, _mm512_or_si512,
@@ -213,7 +213,7 @@ mod simd {
         let mut want_a = ids(first_ids[0], first_ids[1]);
         let mut want_b = ids(first_ids[2], first_ids[3]);
         let mut diff = _mm512_setzero_si512();
-        let [r0, r1, r2, r3] = inputs.map(|i| i.chunks_exact(RECORD));
+        let [r0, r1, r2, r3] = inputs.map(|i| i.chunks_exact(EVENT_BYTES));
         for (((c0, c1), c2), c3) in r0.zip(r1).zip(r2).zip(r3) {
             let halves = [c0, c1, c2, c3].map(|c| c.split_at(STRIPE));
             let first_a = pair(halves[0].0, halves[1].0);

@@ -270,17 +270,20 @@ pub fn check_payloads_x4(data: &[u8], blocks: &[PayloadBlock; 4]) -> [bool; 4] {
     };
     let parts = [a0, a1, a2, a3];
     let (records, seeds) = (parts.map(|a| a.0), blocks.each_ref().map(|b| b.seed));
-    // Four full blocks (the common case): the record ids are checked in the hashing pass.
-    if let Some((hashes, true)) =
-        xxh64_x4_records(records, seeds, blocks.each_ref().map(|b| b.first_id))
-    {
-        return std::array::from_fn(|k| {
-            check_chain(&blocks[k], hashes[k]).is_ok()
-                && check_unused(parts[k].1, &blocks[k]).is_ok()
-        });
-    }
-    let hashes = xxh64_x4(records, seeds);
-    std::array::from_fn(|k| check_hashed(parts[k].0, parts[k].1, &blocks[k], hashes[k]).is_ok())
+    // Four full blocks (the common case): the record ids are checked in the hashing pass, and
+    // checked again one by one only if some id is wrong (to name the record).
+    let (hashes, ids_ok) = xxh64_x4_records(records, seeds, blocks.each_ref().map(|b| b.first_id))
+        .unwrap_or_else(|| (xxh64_x4(records, seeds), false));
+    std::array::from_fn(|k| {
+        let (records, unused, b) = (parts[k].0, parts[k].1, &blocks[k]);
+        if ids_ok {
+            check_chain(b, hashes[k])
+                .and_then(|()| check_unused(unused, b))
+                .is_ok()
+        } else {
+            check_hashed(records, unused, b, hashes[k]).is_ok()
+        }
+    })
 }
 
 /// A block's records and its unused slots.
@@ -608,6 +611,34 @@ mod tests {
             at(after_last_block(&data, &facts(500), &c)),
             Some((CorruptionKind::TrailingData, 3000))
         );
+    }
+
+    #[test]
+    fn a_wrong_id_behind_a_matching_hash_fails_only_its_block_of_four() {
+        let (data, mut blocks) = {
+            let mut data = Vec::new();
+            let mut blocks = Vec::new();
+            for k in 0..4u64 {
+                let (records, mut b) = block(1 + 256 * k, 256);
+                b.start = data.len();
+                b.end = b.start + records.len();
+                b.slots_end = b.end;
+                data.extend_from_slice(&records);
+                blocks.push(b);
+            }
+            (data, blocks)
+        };
+        let mut data = data;
+        // Record 100 of block 2 holds another id; every stored hash matches its bytes (a crafted
+        // or mis-written block: only the id check can tell).
+        data[blocks[2].start + 100 * EVENT_BYTES] ^= 0x04;
+        for b in &mut blocks {
+            b.expect = crate::flashstrike::xxh64(&data[b.start..b.end], b.seed);
+        }
+        let four: &[PayloadBlock; 4] = blocks.as_slice().try_into().unwrap();
+        assert_eq!(check_payloads_x4(&data, four), [true, true, false, true]);
+        let fail = check_payload(&data, &blocks[2]).unwrap_err();
+        assert_eq!(fail.kind, CorruptionKind::BlockIds, "{}", fail.detail);
     }
 
     #[test]
