@@ -130,6 +130,42 @@ fn drop_while_worker_is_busy_joins_it() {
     });
 }
 
+/// The preloader runs under `SCHED_BATCH` (its wakeups never preempt the replay thread;
+/// `yield_to_the_replay_on_wakeup`), and the thread that opened the manager keeps its policy.
+#[test]
+fn the_preloader_never_preempts_on_wakeup() {
+    let _g = serial();
+    let tmp = tempdir("sched");
+    let log = write_log(tmp.path(), LogSpec::small());
+    with_timeout("the_preloader_never_preempts_on_wakeup", move || {
+        const SCHED_BATCH: u32 = 3;
+        let o = RecoveryOptions {
+            preload_delay: Duration::from_millis(300),
+            ..RecoveryOptions::default()
+        };
+        let m = Manager::open(&log.dir, o).expect("open");
+        // The worker names itself and sets its policy as it starts: poll briefly.
+        let until = Instant::now() + Duration::from_millis(500);
+        let mut seen = thread_policies(PRELOADER);
+        while seen != [SCHED_BATCH] && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(1));
+            seen = thread_policies(PRELOADER);
+        }
+        assert_eq!(seen, [SCHED_BATCH], "policy of the preloader thread(s)");
+        let me = std::fs::read_to_string("/proc/thread-self/stat").expect("own stat");
+        let mine = me[me.rfind(')').expect("stat") + 1..]
+            .split_whitespace()
+            .nth(41 - 3)
+            .map(str::to_string);
+        assert_eq!(
+            mine.as_deref(),
+            Some("0"),
+            "the caller's own policy changed"
+        );
+        drop(m);
+    });
+}
+
 /// The worker stops at the end of the log, at a strict error and across resumes, without the
 /// manager being dropped; the mappings go with it.
 #[test]

@@ -526,3 +526,20 @@ pub fn threads_named(name: &str) -> usize {
         })
         .unwrap_or(0)
 }
+
+/// The scheduling policy (`/proc/<tid>/stat` field 41: 0 normal, 3 `SCHED_BATCH`, 5
+/// `SCHED_IDLE`) of each thread of this process named `name`.
+pub fn thread_policies(name: &str) -> Vec<u32> {
+    let Ok(rd) = fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    rd.filter_map(|e| e.ok())
+        .filter(|e| fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim_end() == name))
+        .filter_map(|e| fs::read_to_string(e.path().join("stat")).ok())
+        .filter_map(|stat| {
+            // Fields after the parenthesised name start at field 3 (state).
+            let rest = &stat[stat.rfind(')')? + 1..];
+            rest.split_whitespace().nth(41 - 3)?.parse().ok()
+        })
+        .collect()
+}
