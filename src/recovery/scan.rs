@@ -181,7 +181,12 @@ fn read_header(
                 .as_ref()
                 .is_some_and(|f| f.read_exact_at(buf, off).is_ok())
     };
-    match format::decode_header_probing(&prefix, choice, len, &mut read_at) {
+    let mut stored = || {
+        file.as_ref().map_or(len, |f| {
+            crate::recovery::segment_bytes::trailing_hole(f, len)
+        })
+    };
+    match format::decode_header_probing(&prefix, choice, len, &mut stored, &mut read_at) {
         Ok(Decoded::Segment { header, format, .. }) => {
             (len, FileStatus::Ok, Some(header), Some(format))
         }

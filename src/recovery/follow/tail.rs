@@ -594,7 +594,9 @@ impl Tail {
             // Skip the failing block's own extent when its header tells it: its payload may
             // hold anything.
             let from = header_extent(&data).unwrap_or(0);
-            if let Some(at) = native::find_later_block(&data, from, u64::from(seg.block_no)) {
+            if let Some(at) =
+                native::find_later_block(&data, from, u64::from(seg.block_no), data.len())
+            {
                 return Ok(Some(Proof::LaterBlock(seg.off + at as u64)));
             }
         }

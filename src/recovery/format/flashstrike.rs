@@ -364,9 +364,9 @@ fn check_unused(unused: &[u8], b: &PayloadBlock) -> Result<(), BlockFailure> {
 /// written again).
 pub fn after_last_block(data: &[u8], s: &SegmentFacts<'_>, c: &Cursor) -> SegmentEnd {
     let rest = data.get(c.off..).unwrap_or(&[]);
-    // A hole that starts before the end of the blocks is older than them (the segment was
-    // written after the hole was looked up): then every byte after the blocks is read.
-    let stored = data.get(c.off..s.zeros_from).unwrap_or(rest);
+    let stored = data
+        .get(c.off..s.stored_end(data.len(), c.off))
+        .unwrap_or(rest);
     match super::first_nonzero(stored) {
         None => SegmentEnd::Clean,
         Some(p) => SegmentEnd::Corrupt(corruption_at(
@@ -384,10 +384,11 @@ pub fn after_last_block(data: &[u8], s: &SegmentFacts<'_>, c: &Cursor) -> Segmen
 }
 
 /// A later block whose header verifies on its own (blocks sit at fixed offsets).
-pub fn find_later_block(data: &[u8], off: usize, block_no: u64) -> Option<usize> {
+pub fn find_later_block(data: &[u8], off: usize, block_no: u64, stored: usize) -> Option<usize> {
     let mut k = block_no + 1;
     let mut probe = off.checked_add(BLOCK_BYTES)?;
-    while let Some(raw) = header_at(data, probe) {
+    // A header that starts in the trailing hole is zeros: no event count, no match.
+    while let Some(raw) = header_at(data, probe).filter(|_| probe < stored) {
         let bh = RawBlockHeader::decode(&raw);
         if bh.event_count != 0
             && block_header_checksum(&raw) == bh.checksum
@@ -422,13 +423,14 @@ pub fn parse_file_name(name: &str) -> Option<u64> {
 /// or its header verifies and one of the 4 KiB pages holding its records is all zeros (a
 /// record's first 8 bytes are its id, never 0). Anything else — a changed byte, a zeroed range
 /// inside a page, a file of another length — is damage.
-pub fn torn_shape(data: &[u8], off: usize, _fail: &BlockFailure) -> bool {
+pub fn torn_shape(data: &[u8], off: usize, _fail: &BlockFailure, stored: usize) -> bool {
     if !is_preallocated_len(data.len() as u64) {
         return false;
     }
     let block_end = off.saturating_add(BLOCK_BYTES).min(data.len());
+    // Only the stored bytes: the trailing hole reads as zeros.
     if data
-        .get(block_end..)
+        .get(block_end..stored.max(block_end))
         .is_some_and(|rest| !super::all_zero(rest))
     {
         return false;

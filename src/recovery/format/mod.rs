@@ -23,6 +23,9 @@
 
 pub mod flashstrike;
 pub mod native;
+mod zeros;
+
+pub(crate) use zeros::{all_zero, first_nonzero, zero_suffix_start};
 
 use std::path::Path;
 
@@ -170,11 +173,16 @@ pub fn decode_header(prefix: &[u8], choice: FormatChoice) -> Result<Decoded, Hea
 /// not be (an unfinalized header whose first block header is zeros or damaged), looks further
 /// into the file through `read_at` ([`flashstrike::probe_first_id`]): a file with data after all
 /// is a segment (its damaged first block is then found by verification), a file without is
-/// empty. `len` is the file's length.
+/// empty. `len` is the file's length; `stored` tells, when the probe runs, where the file's
+/// trailing hole starts (`len` without one): the probe reads no further — a hole reads as
+/// zeros, which hold no block header and no record, and a pre-created segment of the
+/// recorder's is all hole after its header (reading it would fill the page cache with 64 MiB
+/// of zeroed pages).
 pub fn decode_header_probing(
     prefix: &[u8],
     choice: FormatChoice,
     len: u64,
+    stored: &mut dyn FnMut() -> u64,
     read_at: &mut dyn FnMut(u64, &mut [u8]) -> bool,
 ) -> Result<Decoded, HeaderError> {
     let decoded = decode_header(prefix, choice)?;
@@ -192,7 +200,7 @@ pub fn decode_header_probing(
         });
     }
     if matches!(decoded, Decoded::Empty { .. }) && flashstrike::needs_probe(prefix) {
-        if let Some(first) = flashstrike::probe_first_id(len, read_at) {
+        if let Some(first) = flashstrike::probe_first_id(stored().min(len), read_at) {
             if let Some(d) = flashstrike::unfinalized_from(prefix, first) {
                 return Ok(d);
             }
@@ -428,6 +436,22 @@ pub struct SegmentFacts<'a> {
     pub zeros_from: usize,
 }
 
+impl SegmentFacts<'_> {
+    /// Where the bytes to read end, for checks of the `len`-byte data from offset `from` on:
+    /// the trailing hole's start — a hole reads as zeros, so a check that bytes are zero, or
+    /// that no block header follows, need not read it (reading it would fill the page cache
+    /// with zeroed pages: a FlashStrike recorder preallocates 64 MiB segments, mostly hole
+    /// after a crash) — or `len`, every byte read, when the hole starts before `from`: it was
+    /// looked up before the file grew past it.
+    pub fn stored_end(&self, len: usize, from: usize) -> usize {
+        if self.zeros_from >= from {
+            self.zeros_from.min(len)
+        } else {
+            len
+        }
+    }
+}
+
 pub(crate) fn corruption_at(
     path: &Path,
     offset: u64,
@@ -514,7 +538,8 @@ pub fn classify(
     let v2 =
         s.format == Format::Native && s.header.version != crate::segment::header::FORMAT_VERSION_1;
     let rest_len = data.len().saturating_sub(off) as u64;
-    if let Some(later) = find_later_block(s.format, data, off, block_no) {
+    let stored = s.stored_end(data.len(), off);
+    if let Some(later) = find_later_block(s.format, data, off, block_no, stored) {
         // Format 2 records in each block how far the last completed sync reached, which
         // decides whether the failed block was ever synced (docs/FORMAT.md, "Torn tail or
         // damage").
@@ -559,9 +584,9 @@ pub fn classify(
     }
     let torn = match s.format {
         Format::Native => {
-            native::torn_shape(data, off, &fail) || (v2 && native::lost_sector(data, off))
+            native::torn_shape(data, off, &fail, stored) || (v2 && native::lost_sector(data, off))
         }
-        Format::FlashStrikeV1 => flashstrike::torn_shape(data, off, &fail),
+        Format::FlashStrikeV1 => flashstrike::torn_shape(data, off, &fail, stored),
     };
     if !torn {
         let mut c = c;
@@ -572,27 +597,33 @@ pub fn classify(
         );
         return SegmentEnd::Corrupt(c);
     }
-    let rest = data.get(off..).unwrap_or(&[]);
+    let stored_rest = data.get(off..stored).unwrap_or(&[]);
     let reason = if !fail.zero_filled {
         fail.kind.as_str().to_string()
-    } else if all_zero(rest) {
+    } else if all_zero(stored_rest) {
         "zero-filled block".to_string()
     } else {
         "zero-filled block header, non-zero bytes after it".to_string()
     };
     SegmentEnd::TornTail(TornTail {
         offset: off as u64,
-        bytes: rest.len() as u64,
+        bytes: rest_len,
         reason,
     })
 }
 
 /// Looks for a block header that verifies on its own after a failed block at `off`: if one
 /// exists, the failure is damage in the middle of data, not a torn final write.
-pub fn find_later_block(format: Format, data: &[u8], off: usize, block_no: u64) -> Option<usize> {
+pub fn find_later_block(
+    format: Format,
+    data: &[u8],
+    off: usize,
+    block_no: u64,
+    stored: usize,
+) -> Option<usize> {
     match format {
-        Format::Native => native::find_later_block(data, off, block_no),
-        Format::FlashStrikeV1 => flashstrike::find_later_block(data, off, block_no),
+        Format::Native => native::find_later_block(data, off, block_no, stored),
+        Format::FlashStrikeV1 => flashstrike::find_later_block(data, off, block_no, stored),
     }
 }
 
@@ -623,74 +654,6 @@ impl RecordFraming {
             RecordFraming::Fixed(n) => {
                 let end = pos.checked_add(n)?;
                 (end <= block.len()).then_some((pos, end, end))
-            }
-        }
-    }
-}
-
-/// Bytes examined at a time by the zero scans: an OR over a chunk compiles to SIMD, a
-/// byte-by-byte search does not (measured: scanning a FlashStrike segment's 60 MiB of
-/// preallocated zeros byte by byte took a fifth of a 20 M-event replay).
-const ZERO_SCAN_CHUNK: usize = 4096;
-
-fn chunk_is_zero(chunk: &[u8]) -> bool {
-    chunk.iter().fold(0u8, |acc, &b| acc | b) == 0
-}
-
-/// Whether every byte of `bytes` is zero.
-pub(crate) fn all_zero(bytes: &[u8]) -> bool {
-    bytes.chunks(ZERO_SCAN_CHUNK).all(chunk_is_zero)
-}
-
-/// Offset of the first non-zero byte of `bytes`, if any.
-pub(crate) fn first_nonzero(bytes: &[u8]) -> Option<usize> {
-    let mut base = 0;
-    for chunk in bytes.chunks(ZERO_SCAN_CHUNK) {
-        if !chunk_is_zero(chunk) {
-            return chunk.iter().position(|&b| b != 0).map(|p| base + p);
-        }
-        base += chunk.len();
-    }
-    None
-}
-
-/// Offset one past the file's last non-zero byte: where its all-zero suffix starts.
-pub(crate) fn zero_suffix_start(data: &[u8]) -> usize {
-    let mut end = data.len();
-    for chunk in data.rchunks(ZERO_SCAN_CHUNK) {
-        if !chunk_is_zero(chunk) {
-            let p = chunk.iter().rposition(|&b| b != 0).unwrap_or(0);
-            return end - chunk.len() + p + 1;
-        }
-        end -= chunk.len();
-    }
-    0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn zero_scans_agree_with_byte_by_byte_ones() {
-        for len in [0usize, 1, 63, 4095, 4096, 4097, 10_000] {
-            for at in [
-                None,
-                Some(0),
-                Some(len / 2),
-                Some(4095),
-                Some(4096),
-                Some(len.max(1) - 1),
-            ] {
-                let mut b = vec![0u8; len];
-                if let Some(a) = at.filter(|&a| a < len) {
-                    b[a] = 0x80;
-                }
-                let first = b.iter().position(|&x| x != 0);
-                let suffix = b.iter().rposition(|&x| x != 0).map_or(0, |p| p + 1);
-                assert_eq!(first_nonzero(&b), first, "len {len} at {at:?}");
-                assert_eq!(all_zero(&b), first.is_none(), "len {len} at {at:?}");
-                assert_eq!(zero_suffix_start(&b), suffix, "len {len} at {at:?}");
             }
         }
     }

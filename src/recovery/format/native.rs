@@ -204,9 +204,10 @@ pub fn after_last_block(data: &[u8], path: &Path, c: &Cursor) -> SegmentEnd {
 }
 
 /// A later block header that verifies on its own (any 64-aligned offset after `off`).
-pub fn find_later_block(data: &[u8], off: usize, block_no: u64) -> Option<usize> {
+pub fn find_later_block(data: &[u8], off: usize, block_no: u64, stored: usize) -> Option<usize> {
     let mut probe = off + BLOCK_ALIGN;
-    while let Some(raw) = header_at(data, probe) {
+    // A header that starts in the trailing hole is zeros: no magic.
+    while let Some(raw) = header_at(data, probe).filter(|_| probe < stored) {
         if raw[0..4] == BLOCK_MAGIC {
             if let Ok(bh) = BlockHeader::decode(&raw) {
                 if u64::from(bh.index) > block_no {
@@ -226,11 +227,13 @@ pub fn find_later_block(data: &[u8], off: usize, block_no: u64) -> Option<usize>
 /// the write never reached the disk. Zeros that start only in the padding after the last
 /// record's bytes are the block's own, so a changed byte before them — a bit flip — is damage.
 /// (A block whose last payload bytes are themselves zeros cannot be told from one cut there.)
-pub fn torn_shape(data: &[u8], off: usize, fail: &BlockFailure) -> bool {
+pub fn torn_shape(data: &[u8], off: usize, fail: &BlockFailure, stored: usize) -> bool {
     if fail.kind == CorruptionKind::Truncated || fail.zero_filled {
         return true;
     }
-    let zeros_from = super::zero_suffix_start(data);
+    // The bytes after `stored` (a trailing hole) are zeros: the zero suffix of the stored
+    // bytes is the file's.
+    let zeros_from = super::zero_suffix_start(data.get(..stored).unwrap_or(data));
     if zeros_from <= off + HEADER_BYTES {
         return true;
     }

@@ -187,6 +187,7 @@ impl SegmentReader {
             prefix.unwrap_or(&[]),
             FormatChoice::Auto,
             data.len() as u64,
+            &mut || zeros_from as u64,
             &mut read_at,
         )
         .map_err(|e| Error::corrupt(&path, 0, None, e.kind, e.detail))?;
