@@ -309,3 +309,51 @@ fn slow_worker_fallback_delivers_everything() {
         assert!(m.report().fallback_opens > 0);
     });
 }
+
+/// While it replays, a manager never has more than `preload_depth + 5` segments mapped
+/// (`RecoveryOptions::preload_depth`), whatever the log's length: finished segments are unmapped
+/// as the replay goes, and so are copies the fallback superseded. The preloader used to keep
+/// the payload checks — and so the mapping — of every segment it had prepared until its ring
+/// was full, which a preloader no faster than the replay never saw: the first case here failed
+/// with `delay 2 ms, fallback after 1000 ms: 120 of 121 segments mapped at once (bound 8)`.
+/// The second covers the bound under fallback opens (a superseded copy's checks are released
+/// with its reader; with these 2 KiB segments the old code passed it too).
+#[test]
+fn mappings_stay_bounded_while_replaying() {
+    let _g = serial();
+    let tmp = tempdir("bounded-maps");
+    let log = write_log(tmp.path(), LogSpec::standard());
+    let segments = log.segs.len();
+    assert!(segments >= 40, "{segments} segments");
+    with_timeout("mappings_stay_bounded_while_replaying", move || {
+        // A slow preloader the manager waits for; a slow one it overtakes with fallback opens.
+        for (delay, fallback) in [(2, 1000), (5, 1)] {
+            let o = RecoveryOptions {
+                preload_delay: Duration::from_millis(delay),
+                fallback_after: Duration::from_millis(fallback),
+                ..RecoveryOptions::default()
+            };
+            let bound = o.preload_depth + 5;
+            let mut m = Manager::open(&log.dir, o).expect("open");
+            let (mut n, mut most) = (0u64, 0usize);
+            loop {
+                match m.next() {
+                    Ok(Some(ev)) => assert_eq!(ev.id, n + 1),
+                    Ok(None) => break,
+                    Err(e) => panic!("delay {delay} ms: {e}"),
+                }
+                n += 1;
+                if n % 25 == 0 {
+                    most = most.max(maps_into(&log.dir));
+                }
+            }
+            assert_eq!(n, log.all_ids().len() as u64);
+            assert!(
+                most <= bound,
+                "delay {delay} ms, fallback after {fallback} ms: {most} of {segments} segments \
+                 mapped at once (bound {bound})"
+            );
+            drop(m);
+        }
+    });
+}

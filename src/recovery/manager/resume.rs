@@ -185,7 +185,7 @@ impl Manager {
                 start: k + 1,
                 delay: self.opts.preload_delay,
                 panic_at: self.opts.preload_panic_at,
-                first_task: Some(checks),
+                first_task: Some(Arc::downgrade(&checks)),
             };
             let (worker, prepared, finished) = SegmentPreloader::start(
                 cfg,

@@ -29,7 +29,7 @@ use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -218,8 +218,9 @@ pub struct PreloadConfig {
     pub delay: Duration,
     /// Panic instead of preparing the N-th segment (tests of a dying worker).
     pub panic_at: Option<usize>,
-    /// Payload checks of the segment the replay starts in, shared from the start.
-    pub first_task: Option<Arc<PayloadChecks>>,
+    /// Payload checks of the segment the replay starts in, shared from the start (held weakly,
+    /// like every task: see `run`).
+    pub first_task: Option<Weak<PayloadChecks>>,
 }
 
 impl SegmentPreloader {
@@ -339,8 +340,13 @@ fn run(
     let mut prepared_count = 0usize;
     let mut full_since: Option<u64> = None;
     // Payload checks of the segments handed over, oldest first: worked on, first unclaimed
-    // block first, while there is nothing more urgent to do.
-    let mut tasks: VecDeque<Arc<PayloadChecks>> = cfg.first_task.iter().cloned().collect();
+    // block first, while there is nothing more urgent to do. Held weakly: each shares its
+    // segment's mapping, which must go when the reader goes (finished, or a copy the fallback
+    // superseded), not when this list gets round to it — holding them strongly, and pruning
+    // only when the prepared ring was full, kept every segment of a log mapped to the end
+    // whenever the worker was not ahead of the replay (120 of 121 segments in
+    // `tests/pipeline_lifecycle.rs`, against a bound of `preload_depth + 5`).
+    let mut tasks: VecDeque<Weak<PayloadChecks>> = cfg.first_task.iter().cloned().collect();
     while !shared.stop.load(Ordering::Acquire) {
         let (mut worked, mut ahead) = (false, false);
         // Close finished readers first: frees maps before new ones are made.
@@ -350,6 +356,8 @@ fn run(
             w.on_finish_segment(start, true);
             worked = true;
         }
+        // Drop the tasks with nothing left to claim, and those whose reader is gone.
+        tasks.retain(|t| t.upgrade().is_some_and(|c| c.has_unclaimed()));
         if !sent_end && prepared.slots() > 0 {
             if let Some(t) = full_since.take() {
                 w.on_prepared_ring_full_wait(t);
@@ -369,7 +377,7 @@ fn run(
                 }
                 let start = now_ns();
                 let opened = open_shared(&cfg.plan[i], telemetry).map(|(reader, checks)| {
-                    tasks.push_back(checks);
+                    tasks.push_back(Arc::downgrade(&checks));
                     reader
                 });
                 let msg = match opened {
@@ -398,13 +406,12 @@ fn run(
             }
             // Nothing to prepare: check the first unclaimed payload block of the oldest segment
             // that has one — in the segment being replayed, the block just ahead of the replay,
-            // which then reads it from the shared cache.
-            while tasks.front().is_some_and(|t| !t.has_unclaimed()) {
-                tasks.pop_front();
-            }
-            // Not in a later segment when this one is ahead of the replay: those blocks are
-            // further ahead still.
-            if let Some(t) = tasks.iter().find(|t| t.has_unclaimed()) {
+            // which then reads it from the shared cache. Not in a later segment when this one
+            // is ahead of the replay: those blocks are further ahead still.
+            if let Some(t) = tasks
+                .iter()
+                .find_map(|t| t.upgrade().filter(|c| c.has_unclaimed()))
+            {
                 match t.check_next() {
                     NextCheck::Checked => worked = true,
                     NextCheck::AheadOfReplay => ahead = true,
