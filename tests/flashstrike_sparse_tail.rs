@@ -10,7 +10,9 @@
 //! failed: `byte at 32960: the segment verified as Clean`. With the scan's probe and the
 //! torn-tail decision reading to the end of the file again (the commit before they used the
 //! hole), `a_crashed_logs_holes_are_never_read` failed: `FS.00000000.wal: 67321856 bytes of its
-//! hole were read` (the active segment; the pre-created ones follow it in the same loop).
+//! hole were read` (the active segment; the pre-created ones follow it in the same loop); with
+//! the later-block probe reading a header before checking that it starts before the hole, it
+//! failed with `FS.00000000.wal: 4141056 bytes of its hole were read` (a debug build, as CI's).
 
 use std::fs;
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -146,9 +148,10 @@ fn resident_from(path: &Path, from: u64) -> u64 {
 /// probe of a segment that looks empty and the torn-tail decision (no later block, only zeros
 /// after the torn one) stop where the stored bytes end. Reading them filled the page cache with
 /// zeroed pages: a fresh 20 M-event crash log took 0.21–0.24 s to recover, 0.08–0.15 s without
-/// (`examples/replay_dir.rs`, three alternated pairs). Readahead around the stored bytes may
-/// still bring part of a hole in (up to the device's readahead window, 8 MiB here), so the bound
-/// is a quarter of each hole, not nothing.
+/// (`examples/replay_dir.rs`, three alternated pairs). Nothing of a hole is read here; the
+/// bound leaves 1 MiB for readahead around the stored bytes on other machines, while one stray
+/// read inside a hole brings in a readahead window (4 MiB on this machine's 8 MiB setting: the
+/// later-block probe reading its first header before checking where the hole starts did).
 #[test]
 fn a_crashed_logs_holes_are_never_read() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -168,14 +171,14 @@ fn a_crashed_logs_holes_are_never_read() {
     files.sort();
     // The active segment and three pre-created ones, each mostly hole.
     assert_eq!(files.len(), 4, "{files:?}");
-    let holes: Vec<(PathBuf, u64, u64)> = files
+    let holes: Vec<(PathBuf, u64)> = files
         .iter()
         .map(|p| {
             let f = fs::File::open(p).expect("open");
             let len = f.metadata().expect("stat").len();
             let hole = wal_recovery::recovery::segment_bytes::trailing_hole(&f, len);
             assert!(hole < len / 8, "{}: hole from {hole} of {len}", p.display());
-            (p.clone(), hole, len)
+            (p.clone(), hole)
         })
         .collect();
 
@@ -191,10 +194,10 @@ fn a_crashed_logs_holes_are_never_read() {
     assert_eq!(err, None);
     assert!(clean, "the report of a crashed log is clean");
 
-    for (path, hole, len) in holes {
+    for (path, hole) in holes {
         let read = resident_from(&path, hole);
         assert!(
-            read <= (len - hole) / 4,
+            read <= 1 << 20,
             "{}: {read} bytes of its hole were read",
             path.file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned())

@@ -387,8 +387,8 @@ pub fn after_last_block(data: &[u8], s: &SegmentFacts<'_>, c: &Cursor) -> Segmen
 pub fn find_later_block(data: &[u8], off: usize, block_no: u64, stored: usize) -> Option<usize> {
     let mut k = block_no + 1;
     let mut probe = off.checked_add(BLOCK_BYTES)?;
-    // A header that starts in the trailing hole is zeros: no event count, no match.
-    while let Some(raw) = header_at(data, probe).filter(|_| probe < stored) {
+    // A header that starts in the trailing hole is zeros (no event count, no match): not read.
+    while let Some(raw) = (probe < stored).then(|| header_at(data, probe)).flatten() {
         let bh = RawBlockHeader::decode(&raw);
         if bh.event_count != 0
             && block_header_checksum(&raw) == bh.checksum

@@ -206,8 +206,8 @@ pub fn after_last_block(data: &[u8], path: &Path, c: &Cursor) -> SegmentEnd {
 /// A later block header that verifies on its own (any 64-aligned offset after `off`).
 pub fn find_later_block(data: &[u8], off: usize, block_no: u64, stored: usize) -> Option<usize> {
     let mut probe = off + BLOCK_ALIGN;
-    // A header that starts in the trailing hole is zeros: no magic.
-    while let Some(raw) = header_at(data, probe).filter(|_| probe < stored) {
+    // A header that starts in the trailing hole is zeros (no magic): not read.
+    while let Some(raw) = (probe < stored).then(|| header_at(data, probe)).flatten() {
         if raw[0..4] == BLOCK_MAGIC {
             if let Ok(bh) = BlockHeader::decode(&raw) {
                 if u64::from(bh.index) > block_no {
