@@ -278,6 +278,14 @@ impl BlockFailure {
             zero_filled: false,
         }
     }
+
+    /// A block header of zeros: the end of written data.
+    pub fn zero_filled_header() -> Self {
+        BlockFailure {
+            zero_filled: true,
+            ..BlockFailure::new(CorruptionKind::BlockMagic, "zero-filled block header")
+        }
+    }
 }
 
 /// Where verification stands: the next block's offset and what it must continue.
@@ -317,9 +325,7 @@ pub(crate) fn block_header_at(data: &[u8], off: usize) -> Result<[u8; 64], Block
         return Err(f);
     };
     if raw.iter().all(|&b| b == 0) {
-        let mut f = BlockFailure::new(CorruptionKind::BlockMagic, "zero-filled block header");
-        f.zero_filled = true;
-        return Err(f);
+        return Err(BlockFailure::zero_filled_header());
     }
     Ok(raw)
 }

@@ -102,6 +102,13 @@ fn next_block(data: &[u8], s: &SegmentFacts<'_>, c: &Cursor, with_payload: bool)
     if c.off == data.len() {
         return Next::End(end_of_file(s, c));
     }
+    // A block that starts where the file's trailing hole does has a header of zeros: the end of
+    // the written data, known without reading the hole (a read there faults a readahead window
+    // of zeroed pages into the page cache).
+    if c.off == s.zeros_from && data.len().saturating_sub(c.off) >= 64 {
+        let fail = BlockFailure::zero_filled_header();
+        return Next::End(classify(data, s, c.off, c.block_no, fail));
+    }
     match format::check_block(s.format, data, c, with_payload) {
         Ok(ok) => Next::Block(ok),
         Err(fail) => Next::End(classify(data, s, c.off, c.block_no, fail)),
