@@ -231,9 +231,20 @@ impl SegmentReader {
         };
         let mut c = self.progress.at;
         let mut blocks = Vec::new();
+        // Whether every header verified so far lies before the trailing hole. Only headers are
+        // verified here, so a block whose payload runs into the hole does not make the hole
+        // stale (its payload check fails later); while this holds, a header that starts in the
+        // hole is zeros, and everything after it too: the end is decided without reading it.
+        let mut headers_stored = true;
         let end = loop {
-            match next_block(data, &facts, &c, false) {
+            let in_hole = headers_stored && c.off >= facts.zeros_from;
+            let here = SegmentFacts {
+                zeros_from: if in_hole { c.off } else { facts.zeros_from },
+                ..facts
+            };
+            match next_block(data, &here, &c, false) {
                 Next::Block(ok) => {
+                    headers_stored &= c.off + 64 <= facts.zeros_from;
                     self.index.push(ok.entry);
                     self.chains.push(ok.chain);
                     blocks.push(ok.payload);
