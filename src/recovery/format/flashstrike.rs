@@ -435,7 +435,7 @@ pub fn torn_shape(data: &[u8], off: usize, _fail: &BlockFailure, stored: usize) 
     {
         return false;
     }
-    // A header in the hole is zeros, like a page of records there: not read.
+    // A header in the hole is zeros: not read.
     if off >= stored {
         return off.saturating_add(BLOCK_HEADER_BYTES) <= data.len();
     }
@@ -456,7 +456,7 @@ pub fn torn_shape(data: &[u8], off: usize, _fail: &BlockFailure, stored: usize) 
     let mut page = records.next_multiple_of(PAGE_BYTES);
     while page < block_end {
         let end = (page + PAGE_BYTES).min(block_end);
-        if page >= stored || data.get(page..end).is_some_and(super::all_zero) {
+        if data.get(page..end).is_some_and(super::all_zero) {
             return true;
         }
         page += PAGE_BYTES;

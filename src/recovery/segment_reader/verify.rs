@@ -16,6 +16,7 @@ use crate::recovery::format::{
 use crate::recovery::payload_checks::{Checked, PayloadChecks};
 use crate::recovery::telemetry::now_ns;
 use crate::segment::header::SegmentHeader;
+use crate::segment::HEADER_BYTES;
 
 /// How far verification has got: where the next unverified block starts and what it must
 /// continue, and the time spent so far.
@@ -105,7 +106,7 @@ fn next_block(data: &[u8], s: &SegmentFacts<'_>, c: &Cursor, with_payload: bool)
     // A block that starts where the file's trailing hole does has a header of zeros: the end of
     // the written data, known without reading the hole (a read there faults a readahead window
     // of zeroed pages into the page cache).
-    if c.off == s.zeros_from && data.len().saturating_sub(c.off) >= 64 {
+    if c.off == s.zeros_from && data.len().saturating_sub(c.off) >= HEADER_BYTES {
         let fail = BlockFailure::zero_filled_header();
         return Next::End(classify(data, s, c.off, c.block_no, fail));
     }
@@ -244,7 +245,7 @@ impl SegmentReader {
             };
             match next_block(data, &here, &c, false) {
                 Next::Block(ok) => {
-                    headers_stored &= c.off + 64 <= facts.zeros_from;
+                    headers_stored &= c.off + HEADER_BYTES <= facts.zeros_from;
                     self.index.push(ok.entry);
                     self.chains.push(ok.chain);
                     blocks.push(ok.payload);
@@ -292,7 +293,7 @@ impl SegmentReader {
             self.finish_shared();
             return;
         };
-        let off = entry.payload_offset - crate::segment::HEADER_BYTES;
+        let off = entry.payload_offset - HEADER_BYTES;
         let fail = format::check_payload(self.format, &self.bytes, &block)
             .err()
             .unwrap_or_else(|| {
