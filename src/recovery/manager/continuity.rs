@@ -33,8 +33,10 @@ impl Manager {
         Ok(Flow::Continue)
     }
 
-    /// Sets what the segment after `r` (plan entry `cur`, exhausted) must continue.
-    #[inline]
+    /// Sets what the segment after `r` (plan entry `cur`, exhausted) must continue. Always
+    /// inlined: the crossing runs it, and runs only code the look-ahead prefetched
+    /// (`Manager::cross_armed`).
+    #[inline(always)]
     pub(super) fn expect_after(&mut self, r: &SegmentReader, cause: Option<String>) {
         self.expect = Some(Expect {
             next_id: r.end_event_id().max(std::mem::take(&mut self.resume_floor)),

@@ -327,6 +327,15 @@ impl Manager {
             self.reader_bytes_start,
             // The current reader's byte fold, which its retirement reads.
             self.reader.as_ref().map(|r| r.delivered_bytes()),
+            // The rest of what the crossing reads: the totals its accounting adds to, the
+            // retired reader's end and chain, the slot it goes into.
+            self.events_retired,
+            self.reader_start,
+            self.resume_floor,
+            self.reader
+                .as_ref()
+                .map(|r| (r.end_event_id(), r.last_chain(), r.position())),
+            self.pipe.as_ref().map(|p| p.retiring.is_some()),
         ));
         // And the switch's code: 64 MiB of streaming evicted it (see `recovery::prefetch`).
         type NextCold = for<'a> fn(&'a mut Manager) -> Result<Option<Event<'a>>>;
@@ -376,6 +385,9 @@ impl Manager {
         }
     }
 
+    /// Adds the retiring reader's events and bytes to the totals. Always inlined, like
+    /// [`Self::expect_after`]: the crossing runs it.
+    #[inline(always)]
     pub(super) fn account_retired(&mut self, r: &SegmentReader) {
         let n = r.position() - self.reader_start;
         self.events_retired += n;
