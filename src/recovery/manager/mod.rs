@@ -500,9 +500,7 @@ impl Manager {
         }
         let mut reader = reader;
         reader.set_sample_at(self.sample_at);
-        // The slot is empty (the caller took the retired reader). Assigning would still call
-        // the drop of its old value, code the look-ahead does not prefetch: one memory read in
-        // every crossing (~0.13 µs, TSC stamps around each step of the switch).
+        // The slot is empty; assigning would call its drop, code not prefetched (`cross_armed`).
         if let Some(stale) = self.reader.replace(reader) {
             self.retire(stale);
         }
@@ -540,11 +538,8 @@ impl Manager {
     /// next. Anything else returns false and takes the general path ([`Self::advance`]), which
     /// decides the same cases the same way.
     // Inlined into `next_cold` (and `advance`), so that the crossing runs from the code lines
-    // of one function, which the look-ahead prefetches whole — and so is everything it calls:
-    // `account_retired` and `expect_after` had been left out of line, and with the drop of the
-    // reader slot's old value (see `install`) each was a cold code fetch from memory. Timed with
-    // TSC stamps around each step (3 x 20 crossings, builds alternated): the switch p50 went
-    // from ~1300 to ~520 ticks; `walrec bench` figures in BENCHMARKS.md.
+    // of one function, which the look-ahead prefetches whole; so is all it calls (a call out of
+    // line is a code fetch from memory, ~0.13 µs, in every crossing: BENCHMARKS.md).
     #[inline(always)]
     fn cross_armed(&mut self) -> bool {
         let armed = self
