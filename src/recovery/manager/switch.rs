@@ -325,16 +325,19 @@ impl Manager {
             self.sample_at,
             self.bytes_retired,
             self.reader_bytes_start,
-            // The current reader's byte fold, which its retirement reads.
-            self.reader.as_ref().map(|r| r.delivered_bytes()),
-            // The rest of what the crossing reads: the totals its accounting adds to, the
-            // retired reader's end and chain, the slot it goes into.
+            // What the current reader's retirement reads of it: its byte fold, end, chain and
+            // position; and the totals it adds to, the slot it goes into.
+            self.reader.as_ref().map(|r| {
+                (
+                    r.delivered_bytes(),
+                    r.end_event_id(),
+                    r.last_chain(),
+                    r.position(),
+                )
+            }),
             self.events_retired,
             self.reader_start,
             self.resume_floor,
-            self.reader
-                .as_ref()
-                .map(|r| (r.end_event_id(), r.last_chain(), r.position())),
             self.pipe.as_ref().map(|p| p.retiring.is_some()),
         ));
         // And the switch's code: 64 MiB of streaming evicted it (see `recovery::prefetch`).
