@@ -125,29 +125,30 @@ impl Scan {
     }
 }
 
-/// The first bytes of a segment file: up to [`HEADER_PREFIX_BYTES`] of a `.wal`, or of a cold
-/// segment's decompressed content.
-fn read_prefix(path: &Path) -> std::io::Result<(u64, Vec<u8>)> {
+/// The open file, its length and its first bytes: up to [`HEADER_PREFIX_BYTES`] of a `.wal`,
+/// or of a cold segment's decompressed content. The file stays open for the header's probes.
+fn read_prefix(path: &Path) -> std::io::Result<(File, u64, Vec<u8>)> {
     let file = File::open(path)?;
     let len = file.metadata()?.len();
     let mut prefix = Vec::with_capacity(HEADER_PREFIX_BYTES);
     if format::is_cold_name(path) {
         let mut compressed = Vec::new();
-        file.take(len).read_to_end(&mut compressed)?;
+        (&file).take(len).read_to_end(&mut compressed)?;
         let inflated =
             crate::flashstrike::cold::decompress_prefix(&compressed, HEADER_PREFIX_BYTES)?;
-        return Ok((len, inflated));
+        return Ok((file, len, inflated));
     }
-    file.take(HEADER_PREFIX_BYTES as u64)
+    (&file)
+        .take(HEADER_PREFIX_BYTES as u64)
         .read_to_end(&mut prefix)?;
-    Ok((len, prefix))
+    Ok((file, len, prefix))
 }
 
 fn read_header(
     path: &Path,
     choice: FormatChoice,
 ) -> (u64, FileStatus, Option<SegmentHeader>, Option<Format>) {
-    let (len, prefix) = match read_prefix(path) {
+    let (file, len, prefix) = match read_prefix(path) {
         Ok(p) => p,
         Err(e) if format::is_cold_name(path) && e.kind() == std::io::ErrorKind::InvalidData => {
             let status = FileStatus::BadHeader {
@@ -171,21 +172,13 @@ fn read_header(
         };
         return (len, status, None, detected);
     }
-    let file = File::open(path).ok();
     let mut read_at = |off: u64, buf: &mut [u8]| {
         use std::os::unix::fs::FileExt;
         // A cold file's bytes are compressed: only its prefix is known here (a cold segment
         // is always finalized, so nothing needs probing).
-        !format::is_cold_name(path)
-            && file
-                .as_ref()
-                .is_some_and(|f| f.read_exact_at(buf, off).is_ok())
+        !format::is_cold_name(path) && file.read_exact_at(buf, off).is_ok()
     };
-    let mut stored = || {
-        file.as_ref().map_or(len, |f| {
-            crate::recovery::segment_bytes::trailing_hole(f, len)
-        })
-    };
+    let mut stored = || crate::recovery::segment_bytes::trailing_hole(&file, len);
     match format::decode_header_probing(&prefix, choice, len, &mut stored, &mut read_at) {
         Ok(Decoded::Segment { header, format, .. }) => {
             (len, FileStatus::Ok, Some(header), Some(format))
