@@ -30,6 +30,8 @@ struct api {
     wal_status (*wal_recovery_next)(wal_recovery *, wal_event *);
     wal_status (*wal_recovery_next_batch)(wal_recovery *, wal_event *, size_t, size_t *);
     wal_status (*wal_recovery_next_wait)(wal_recovery *, wal_event *, uint64_t);
+    wal_hot_window *(*wal_recovery_hot_window)(wal_recovery *);
+    wal_status (*wal_recovery_next_refill)(wal_recovery *, wal_hot_window *, wal_event *);
     wal_status (*wal_recovery_resume)(wal_recovery *, uint64_t);
     wal_status (*wal_recovery_report_json)(const wal_recovery *, char *, size_t, size_t *);
     void (*wal_recovery_close)(wal_recovery *);
@@ -189,6 +191,8 @@ int main(int argc, char **argv) {
     LOAD(lib, api, wal_recovery_next);
     LOAD(lib, api, wal_recovery_next_batch);
     LOAD(lib, api, wal_recovery_next_wait);
+    LOAD(lib, api, wal_recovery_hot_window);
+    LOAD(lib, api, wal_recovery_next_refill);
     LOAD(lib, api, wal_recovery_resume);
     LOAD(lib, api, wal_recovery_report_json);
     LOAD(lib, api, wal_recovery_close);
@@ -252,6 +256,21 @@ int main(int argc, char **argv) {
         CHECK(api.wal_telemetry_prometheus(h, "dl", NULL, 0, &needed) == WAL_ERR_BUFFER_TOO_SMALL);
         CHECK(needed > 1000);
     }
+    /* The inline call's out-of-line half, called for every event: it fills the window and
+       takes nothing back from it each time. */
+    REQUIRE(api.wal_recovery_resume(h, 1) == WAL_OK);
+    expect = 1;
+    {
+        wal_hot_window *hw = api.wal_recovery_hot_window(h);
+        REQUIRE(hw != NULL);
+        while ((s = api.wal_recovery_next_refill(h, hw, &ev)) == WAL_OK) {
+            REQUIRE(event_ok(&ev, expect));
+            expect++;
+        }
+        CHECK(api.wal_recovery_hot_window(NULL) == NULL);
+    }
+    CHECK(s == WAL_END);
+    CHECK(expect == N_EVENTS + 1);
     CHECK(api.wal_recovery_resume(h, N_EVENTS + 7) == WAL_ERR_EVENT_BEYOND_END);
     CHECK(api.wal_last_error_message(h, msg, sizeof msg) > 0 && strstr(msg, "beyond") != NULL);
     api.wal_recovery_close(h);

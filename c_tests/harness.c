@@ -659,6 +659,12 @@ static void test_null_arguments(const char *dir) {
     CHECK_STATUS(wal_recovery_next(h, NULL), WAL_ERR_NULL_ARGUMENT);
     CHECK_STATUS(wal_recovery_next_wait(NULL, &ev, 0), WAL_ERR_NULL_ARGUMENT);
     CHECK_STATUS(wal_recovery_next_wait(h, NULL, 0), WAL_ERR_NULL_ARGUMENT);
+    /* The inline call's functions: more in hot_window.c. */
+    CHECK(wal_recovery_hot_window(NULL) == NULL);
+    CHECK_STATUS(wal_recovery_next_refill(NULL, wal_recovery_hot_window(h), &ev),
+                 WAL_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(wal_recovery_next_refill(h, wal_recovery_hot_window(h), NULL),
+                 WAL_ERR_NULL_ARGUMENT);
     CHECK(wal_last_error_message(h, buf, sizeof buf) > 0 && contains(buf, "out"));
     CHECK_STATUS(wal_recovery_next_batch(NULL, &ev, 1, &n), WAL_ERR_NULL_ARGUMENT);
     CHECK_STATUS(wal_recovery_next_batch(h, NULL, 1, &n), WAL_ERR_NULL_ARGUMENT);

@@ -448,6 +448,40 @@ typedef struct wal_event {
 } wal_event;
 
 /*
+ A run of records that `wal_recovery_next_hot` (header, `static inline`) delivers without a
+ call. Owned by the handle (`wal_recovery_hot_window`); only that inline function may change
+ it, by its own steps. Every field may change at each replay call.
+ */
+typedef struct wal_hot_window {
+    /*
+     The next record: its length field when `prefix` is 4, its payload when 0. Points into
+     a verified block of the log's read-only mapping.
+     */
+    const uint8_t *pos;
+    /*
+     The event id of the record at `pos`.
+     */
+    uint64_t next_id;
+    /*
+     One past the last id the window delivers; `next_id >= end_id`: empty.
+     */
+    uint64_t end_id;
+    /*
+     Bytes from one record to the next.
+     */
+    size_t size;
+    /*
+     The payload length of every record the window delivers.
+     */
+    uint32_t len;
+    /*
+     Bytes before each payload: 4 (a little-endian length field, which must equal `len`, or
+     the record is left to `wal_recovery_next_refill`) or 0 (fixed-size records).
+     */
+    uint32_t prefix;
+} wal_hot_window;
+
+/*
  Replay options. Initialise with `wal_recovery_options_init`, then change fields.
 
  `struct_size` must be `sizeof(wal_recovery_options)` as the caller was compiled (`_init`
@@ -833,6 +867,35 @@ wal_status wal_recovery_next_wait(struct wal_recovery *h,
                                   uint64_t timeout_ns);
 
 /*
+ The handle's hot window, for `wal_recovery_next_hot`: the same pointer for the handle's
+ life. NULL when `h` is NULL (and `wal_recovery_next_hot` with a NULL window makes a call per
+ event, like `wal_recovery_next`).
+
+ Thread-safety: replay thread only (see `wal_recovery`).
+
+ # Safety
+ `h` is NULL or a live handle.
+ */
+struct wal_hot_window *wal_recovery_hot_window(struct wal_recovery *h);
+
+/*
+ The out-of-line half of `wal_recovery_next_hot`: takes back what the caller consumed from
+ `w`, delivers the next event exactly as `wal_recovery_next` (same statuses, same `*out`),
+ then fills `w` with the events that follow it on the fast path (`w` may be NULL: then
+ nothing is filled). `w` must be NULL or `h`'s own window (`wal_recovery_hot_window(h)`),
+ else WAL_ERR_INVALID_ARGUMENT. Call it through `wal_recovery_next_hot`.
+
+ Thread-safety: replay thread only (see `wal_recovery`).
+
+ # Safety
+ `h` is NULL or a live handle; `w` is NULL or `h`'s window; `out` is NULL or valid for a
+ `wal_event` write.
+ */
+wal_status wal_recovery_next_refill(struct wal_recovery *h,
+                                    struct wal_hot_window *w,
+                                    struct wal_event *out);
+
+/*
  Fills the first 32 bytes of `*opts` (the fields of the first version of the struct) with the
  defaults and sets `struct_size` to 32, so fields added later keep their defaults. Does
  nothing when `opts` is NULL. Writes 32 bytes whatever this header's struct size, so callers
@@ -1172,3 +1235,43 @@ size_t wal_writer_last_error_message(const struct wal_writer *w, char *buf, size
 #endif  // __cplusplus
 
 #endif  /* WAL_RECOVERY_H */
+
+/* cbindgen writes this trailer after the include guard's end: it has a guard of its own. */
+#ifndef WAL_RECOVERY_NEXT_HOT_H
+#define WAL_RECOVERY_NEXT_HOT_H
+
+/*
+ * wal_recovery_next with its fast path inlined into the caller: the same events, statuses and
+ * `*out` as wal_recovery_next, and the same checks, at the speed of an inlined loop.
+ *
+ *     wal_hot_window *w = wal_recovery_hot_window(h);   // once per handle
+ *     wal_event ev;
+ *     wal_status s;
+ *     while ((s = wal_recovery_next_hot(h, w, &ev)) == WAL_OK) { ... }
+ *
+ * The events of `w` (records of one verified block whose framing the library predicted; each
+ * record's length field is compared with the prediction here, as the library does) are
+ * delivered without a call; anything else (a block or segment switch, another record length,
+ * a sampled event, the end, an error) goes to wal_recovery_next_refill, which also refills `w`.
+ * Every other replay call on `h` first takes back what was consumed from `w`, so calls of all
+ * kinds mix freely. `w` NULL (wal_recovery_hot_window(NULL)) means a call per event.
+ * Thread-safety: replay thread only (see wal_recovery).
+ */
+static inline wal_status wal_recovery_next_hot(wal_recovery *h, wal_hot_window *w, wal_event *out) {
+    if (w != NULL && w->next_id < w->end_id) {
+        const uint8_t *p = w->pos;
+        if (w->prefix == 0 ||
+            ((uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+             ((uint32_t)p[3] << 24)) == w->len) {
+            out->event_id = w->next_id;
+            out->data = p + w->prefix;
+            out->len = w->len;
+            w->next_id += 1;
+            w->pos = p + w->size;
+            return WAL_OK;
+        }
+    }
+    return wal_recovery_next_refill(h, w, out);
+}
+
+#endif  /* WAL_RECOVERY_NEXT_HOT_H */

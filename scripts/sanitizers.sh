@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the C test programs (harness, dlopen, and follow mode under ASan only) against the release
+# Runs the C test programs (harness, hot_window, dlopen, and follow mode under ASan only) against the release
 # shared library under AddressSanitizer +
 # UndefinedBehaviorSanitizer (with LeakSanitizer), then under valgrind. Zero findings expected:
 # any report fails the script.
@@ -40,9 +40,10 @@ scratch() { local d="$work/run-$1"; mkdir -p "$d"; echo "$d"; }
 
 echo "== ASan + UBSan ($CC)"
 "$CC" "${cflags[@]}" "${san[@]}" c_tests/harness.c -o "$work/harness-asan" "${link[@]}"
+"$CC" "${cflags[@]}" "${san[@]}" c_tests/hot_window.c -o "$work/hot_window-asan" "${link[@]}"
 "$CC" "${cflags[@]}" "${san[@]}" c_tests/dlopen.c -o "$work/dlopen-asan" -ldl
 "$CC" "${cflags[@]}" "${san[@]}" c_tests/follow.c -o "$work/follow-asan" "${link[@]}"
-for exe in harness-asan dlopen-asan follow-asan; do
+for exe in harness-asan hot_window-asan dlopen-asan follow-asan; do
   # grep without -q reads all of nm's output (with -q, nm may die of SIGPIPE under pipefail).
   if ! nm "$work/$exe" | grep '__asan_init' >/dev/null; then
     echo "sanitizers.sh: $exe is not linked with ASan (no __asan_init)" >&2
@@ -52,6 +53,7 @@ done
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 "$work/harness-asan" "$(scratch harness-asan)"
+"$work/hot_window-asan" "$(scratch hot_window-asan)" "$PWD/tests/data/flashstrike"
 "$work/dlopen-asan" "$lib_file" "$(scratch dlopen-asan)" "$PWD/tests/data/flashstrike"
 # Follow mode with a forked writer process (both sides instrumented); not under valgrind, whose
 # serialised threads would make the follower's spin strategies crawl.
@@ -60,9 +62,11 @@ unset ASAN_OPTIONS UBSAN_OPTIONS
 
 echo "== valgrind"
 "$CC" "${cflags[@]}" c_tests/harness.c -o "$work/harness" "${link[@]}"
+"$CC" "${cflags[@]}" c_tests/hot_window.c -o "$work/hot_window" "${link[@]}"
 "$CC" "${cflags[@]}" c_tests/dlopen.c -o "$work/dlopen" -ldl
 vg=(valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite)
 "${vg[@]}" "$work/harness" "$(scratch harness-vg)"
+"${vg[@]}" "$work/hot_window" "$(scratch hot_window-vg)" "$PWD/tests/data/flashstrike"
 "${vg[@]}" "$work/dlopen" "$lib_file" "$(scratch dlopen-vg)" "$PWD/tests/data/flashstrike"
 
 echo "sanitizers.sh: ASan/UBSan/LSan and valgrind found nothing"

@@ -207,6 +207,17 @@ fn c_harness() {
     assert!(out.contains("all checks passed"), "{out}");
 }
 
+/// The inline per-event call (`wal_recovery_next_hot`) and its window (`c_tests/hot_window.c`).
+#[test]
+fn c_hot_window() {
+    let s = Scratch::new();
+    let exe = s.path("hot_window");
+    compile(false, C_FLAGS, &["hot_window.c"], &exe, &s.link_args());
+    let samples = root().join("tests/data/flashstrike");
+    let out = run("hot_window", &exe, &[&s.run_dir(), &samples]);
+    assert!(out.contains("all checks passed"), "{out}");
+}
+
 #[test]
 fn c_dlopen() {
     let s = Scratch::new();
@@ -265,16 +276,35 @@ fn exported_symbols() -> Vec<(char, String)> {
         .collect()
 }
 
-/// Function names the header declares: the identifier before the `(` of each line outside
-/// comments and preprocessor lines.
-fn header_functions() -> Vec<String> {
+/// Function names the header declares (the identifier before the `(` of each line outside
+/// comments and preprocessor lines), and those it defines `static inline` (not exported; their
+/// bodies are skipped).
+fn header_functions() -> (Vec<String>, Vec<String>) {
     let header = std::fs::read_to_string(root().join("include/wal_recovery.h")).unwrap();
     let mut names = Vec::new();
+    let mut inline = Vec::new();
     let mut in_comment = false;
+    let mut in_body = false;
     for line in header.lines() {
         let t = line.trim_start();
+        if in_body {
+            in_body = line != "}";
+            continue;
+        }
         if in_comment {
             in_comment = !t.contains("*/");
+            continue;
+        }
+        if let Some(def) = t.strip_prefix("static inline ") {
+            let name = def
+                .split('(')
+                .next()
+                .unwrap_or("")
+                .rsplit(' ')
+                .next()
+                .unwrap_or("");
+            inline.push(name.to_string());
+            in_body = true;
             continue;
         }
         if t.starts_with("/*") {
@@ -297,7 +327,7 @@ fn header_functions() -> Vec<String> {
     }
     names.sort();
     names.dedup();
-    names
+    (names, inline)
 }
 
 #[test]
@@ -319,11 +349,15 @@ fn only_wal_symbols_are_exported() {
         .map(|(_, n)| n.clone())
         .collect();
     funcs.sort();
+    let (declared, inline) = header_functions();
     assert_eq!(
-        funcs,
-        header_functions(),
+        funcs, declared,
         "exported functions and header declarations differ"
     );
+    // The header's inline functions are tested from C.
+    assert_eq!(inline, ["wal_recovery_next_hot"]);
+    let hot = std::fs::read_to_string(c_tests().join("hot_window.c")).unwrap();
+    assert!(hot.contains("wal_recovery_next_hot("));
     // Every function is resolved by the dlopen harness and exercised by the C harness (which
     // calls each with NULL pointer arguments).
     let dlopen = std::fs::read_to_string(c_tests().join("dlopen.c")).unwrap();

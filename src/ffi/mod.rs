@@ -28,6 +28,7 @@
 
 pub mod flashstrike;
 pub mod follow;
+pub mod hot_window;
 pub mod options;
 pub(crate) mod panic;
 pub(crate) mod ptr;
@@ -39,6 +40,7 @@ pub mod writer;
 
 pub use flashstrike::{wal_request_event, wal_request_event_decode};
 pub use follow::{wal_follow, wal_recovery_next_wait};
+pub use hot_window::{wal_hot_window, wal_recovery_hot_window, wal_recovery_next_refill};
 #[allow(deprecated)] // re-exported for the C ABI; deprecated for new callers only
 pub use options::{
     wal_format, wal_mode, wal_recovery_options, wal_recovery_options_init,

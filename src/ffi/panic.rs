@@ -44,6 +44,14 @@ impl PanicDefault for u32 {
     }
 }
 
+/// `wal_recovery_hot_window`: a panic gives NULL (and `wal_recovery_next_hot` then makes a call
+/// per event).
+impl PanicDefault for *mut super::hot_window::wal_hot_window {
+    fn panic_value() -> Self {
+        std::ptr::null_mut()
+    }
+}
+
 /// Functions returning a string promise never to return NULL: a panic gives "".
 impl PanicDefault for *const c_char {
     fn panic_value() -> Self {

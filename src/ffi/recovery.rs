@@ -15,6 +15,7 @@ use std::ffi::c_char;
 use std::mem::{offset_of, size_of};
 use std::sync::Arc;
 
+use super::hot_window::{wal_hot_window, Filled};
 use super::options::wal_recovery_options;
 use super::panic::ffi_panic_boundary;
 use super::ptr::{check_buf, check_nonnull, read_versioned, try_path, try_ref, write_string};
@@ -38,6 +39,9 @@ pub struct wal_recovery {
     pub(crate) errors: ErrorState,
     /// Replay state, accessed only by replay functions on the replay thread.
     pub(crate) replay: UnsafeCell<Replay>,
+    /// The window `wal_recovery_next_hot` reads (`super::hot_window`): written by the library
+    /// in replay calls and by the caller's inline code between them, on the replay thread.
+    pub(crate) hot_window: UnsafeCell<wal_hot_window>,
 }
 
 impl std::fmt::Debug for wal_recovery {
@@ -55,6 +59,8 @@ impl HasErrorState for wal_recovery {
 /// What the replay functions mutate.
 pub(crate) struct Replay {
     pub(crate) manager: Manager,
+    /// What the hot window was last filled with, until the next replay call takes it back.
+    pub(crate) hot: Option<Filled>,
 }
 
 // The handle moves between threads with its caller and is shared with telemetry threads.
@@ -151,7 +157,8 @@ pub unsafe extern "C" fn wal_recovery_open(
         let handle = Box::new(wal_recovery {
             telemetry: Arc::clone(manager.telemetry()),
             errors: ErrorState::default(),
-            replay: UnsafeCell::new(Replay { manager }),
+            replay: UnsafeCell::new(Replay { manager, hot: None }),
+            hot_window: UnsafeCell::new(wal_hot_window::EMPTY),
         });
         // SAFETY: `out` is non-NULL and valid for a pointer write (contract).
         unsafe { out.write(Box::into_raw(handle)) };
@@ -159,8 +166,9 @@ pub unsafe extern "C" fn wal_recovery_open(
     })
 }
 
-/// Opens the replay state of `h` for a replay function, or returns WAL_ERR_POISONED (after
-/// zeroing the event `out`, in the second form).
+/// Opens the replay state of `h` for a replay function, with what the caller consumed from the
+/// hot window taken back (`super::hot_window::sync`), or returns WAL_ERR_POISONED or that
+/// sync's error (after zeroing the event `out`, in the second form).
 macro_rules! replay_of {
     ($h:ident) => {
         replay_of!($h, {})
@@ -180,7 +188,12 @@ macro_rules! replay_of {
         // SAFETY: replay functions run on one thread at a time per handle (documented contract
         // of every replay function), and each opens the cell once, for its own call only; the
         // telemetry functions, which may run concurrently, never touch `replay`.
-        unsafe { &mut *$h.replay.get() }
+        let replay = unsafe { &mut *$h.replay.get() };
+        if let Err(status) = $crate::ffi::hot_window::sync(replay, &$h.hot_window) {
+            $on_poison;
+            return status;
+        }
+        replay
     }};
 }
 // For `super::follow`, whose functions open a handle's replay state the same way.
@@ -218,14 +231,24 @@ pub unsafe extern "C" fn wal_recovery_next(
         let h = try_ref!(h);
         check_nonnull!(out);
         let replay = replay_of!(h, out);
-        if let Some(e) = replay.manager.next_if_hot() {
-            // SAFETY: `out` is non-NULL and valid for a `wal_event` write (contract).
-            unsafe { out.write(wal_event::from_event(&e)) };
-            return wal_status::WAL_OK;
-        }
-        // SAFETY: as above.
-        unsafe { next_cold(replay, out) }
+        // SAFETY: `out` is non-NULL and valid for a `wal_event` write (contract).
+        unsafe { next_event(replay, out) }
     })
+}
+
+/// The body of `wal_recovery_next`, also `wal_recovery_next_refill`'s.
+///
+/// # Safety
+/// `out` is non-NULL and valid for a `wal_event` write.
+#[inline(always)]
+pub(crate) unsafe fn next_event(replay: &mut Replay, out: *mut wal_event) -> wal_status {
+    if let Some(e) = replay.manager.next_if_hot() {
+        // SAFETY: `out` is non-NULL and valid for a `wal_event` write (contract).
+        unsafe { out.write(wal_event::from_event(&e)) };
+        return wal_status::WAL_OK;
+    }
+    // SAFETY: as above.
+    unsafe { next_cold(replay, out) }
 }
 
 /// `wal_recovery_next` past the hot path (block or segment switch, sample, end, error,
@@ -278,7 +301,7 @@ pub unsafe extern "C" fn wal_recovery_next_batch(
                 "invalid argument: cap is 0",
             );
         }
-        let Replay { manager } = replay_of!(h);
+        let manager = &mut replay_of!(h).manager;
         let mut count = 0usize;
         // One pass, no allocation: each event goes straight into the caller's array.
         let result = manager.next_batch_with(cap, |e| {
@@ -347,12 +370,7 @@ pub unsafe extern "C" fn wal_recovery_report_json(
         let h = try_ref!(h);
         check_buf!(buf, cap);
         check_nonnull!(needed);
-        if h.errors.is_poisoned() {
-            return poisoned();
-        }
-        // SAFETY: replay thread only (contract), so no replay function holds the cell mutably
-        // now; only a shared reference is taken, for this call.
-        let replay = unsafe { &*h.replay.get() };
+        let replay = replay_of!(h);
         let json = replay.manager.report().to_json();
         // SAFETY: `buf`/`cap`/`needed` as in this function's contract, checked above.
         unsafe { write_string(&json, buf, cap, needed) }

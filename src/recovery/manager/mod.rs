@@ -19,6 +19,7 @@
 
 mod continuity;
 mod follow;
+mod hot_run;
 mod resume;
 mod switch;
 
@@ -304,17 +305,6 @@ impl Manager {
             return Ok(Some(self.take_hot()));
         }
         self.next_cold()
-    }
-
-    /// The next event if the hot path has it (same block, predicted framing, no sample due),
-    /// else `None` without moving: for the C ABI's per-event call, which keeps everything else
-    /// out of line.
-    #[inline(always)]
-    pub(crate) fn next_if_hot(&mut self) -> Option<Event<'_>> {
-        if self.reader.as_deref().is_some_and(SegmentReader::hot_ready) {
-            return Some(self.take_hot());
-        }
-        None
     }
 
     /// Delivers the event the current reader's [`SegmentReader::hot_ready`] just found.

@@ -50,6 +50,35 @@ fn hot_record(
     }
 }
 
+/// Consecutive records of one block that the hot path may deliver, all framed alike
+/// ([`SegmentReader::hot_run`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HotRun<'a> {
+    /// From the first record to the end of the block's records.
+    pub records: &'a [u8],
+    /// The first record's event id.
+    pub first_id: u64,
+    /// How many records the run may deliver (at least 1).
+    pub count: u64,
+    /// Every record's payload length.
+    pub len: u32,
+    /// Bytes before each payload: 4 (a length field that must equal `len`) or 0 (fixed-size
+    /// records, nothing to check).
+    pub prefix: u32,
+    /// Bytes from one record to the next.
+    pub size: usize,
+}
+
+/// How many records of `whole` bytes (framing and payload), one every `size` bytes, end within
+/// `bytes` bytes: record k (from 0) ends at `k * size + whole`. `None` for a size that cannot
+/// hold the record (no prediction) and when not even one fits.
+fn records_that_fit(bytes: usize, whole: usize, size: usize) -> Option<usize> {
+    if size == 0 || size < whole || bytes < whole {
+        return None;
+    }
+    Some((bytes - whole) / size + 1)
+}
+
 impl SegmentReader {
     /// The record [`Self::take_hot`] would deliver, if there is one.
     #[inline(always)]
@@ -83,6 +112,54 @@ impl SegmentReader {
         let id = self.next_id;
         self.next_id = id + 1;
         Event { id, payload }
+    }
+
+    /// The records the hot path would deliver one by one from here, as one run: every record
+    /// of the current block before the stop id that the predicted framing places inside the
+    /// block. Whether each really has the predicted framing is left to whoever reads the run
+    /// (the C ABI's inline `wal_recovery_next_hot` compares each length field, as
+    /// [`Self::take_hot`] does); [`Self::skip_hot`] then moves past the ones it delivered.
+    /// `None` when the hot path has nothing (block end, sample point, no prediction).
+    pub fn hot_run(&self) -> Option<HotRun<'_>> {
+        let records = self.bytes.get(self.pos..self.block_end)?;
+        let (len, size, prefix) = match self.framing {
+            RecordFraming::LengthPrefixed => {
+                let (len, size) = self.run.predicted();
+                (len, size, 4usize)
+            }
+            RecordFraming::Fixed(n) => (u32::try_from(n).ok()?, n, 0),
+        };
+        let whole = prefix.checked_add(len as usize)?;
+        let fit = records_that_fit(records.len(), whole, size)?;
+        let count = self
+            .stop_id
+            .saturating_sub(self.next_id)
+            .min(u64::try_from(fit).ok()?);
+        (count > 0).then_some(HotRun {
+            records,
+            first_id: self.next_id,
+            count,
+            len,
+            prefix: prefix as u32,
+            size,
+        })
+    }
+
+    /// Moves past the first `k` records of [`Self::hot_run`], delivered by its reader (each one
+    /// checked to have the predicted framing, as the hot path checks it). `None`, without
+    /// moving, when `k` exceeds the run.
+    pub fn skip_hot(&mut self, k: u64) -> Option<()> {
+        if k == 0 {
+            return Some(());
+        }
+        let run = self.hot_run()?;
+        if k > run.count {
+            return None;
+        }
+        // No overflow: the run's records lie inside the block.
+        self.pos += usize::try_from(k).ok()? * run.size;
+        self.next_id += k;
+        Some(())
     }
 
     /// Predicts this reader's next record length from `other`'s last one (the manager, for the
@@ -147,6 +224,32 @@ mod tests {
             hot_record(RecordFraming::LengthPrefixed, &block, 200, 64, 72),
             None
         );
+    }
+
+    #[test]
+    fn a_run_ends_with_the_last_record_that_fits() {
+        // 64-byte payloads, 72-byte records (8-byte aligned): 3 records and the last one's
+        // padding, or not.
+        assert_eq!(records_that_fit(3 * 72, 68, 72), Some(3));
+        assert_eq!(records_that_fit(2 * 72 + 68, 68, 72), Some(3));
+        assert_eq!(records_that_fit(2 * 72 + 67, 68, 72), Some(2));
+        assert_eq!(records_that_fit(68, 68, 72), Some(1));
+        assert_eq!(records_that_fit(67, 68, 72), None);
+        // No prediction (u32::MAX long), a size that cannot hold the record, size 0.
+        assert_eq!(records_that_fit(1 << 20, 4 + u32::MAX as usize, 8), None);
+        assert_eq!(records_that_fit(1 << 20, 68, 64), None);
+        assert_eq!(records_that_fit(1 << 20, 0, 0), None);
+        // Fixed-size records: whole == size.
+        assert_eq!(records_that_fit(256 * 64, 64, 64), Some(256));
+        assert_eq!(records_that_fit(256 * 64 - 1, 64, 64), Some(255));
+        // Every record counted lies inside, and one more would not.
+        for bytes in 0..400 {
+            if let Some(n) = records_that_fit(bytes, 20, 24) {
+                assert!((n - 1) * 24 + 20 <= bytes && n * 24 + 20 > bytes, "{bytes}");
+            } else {
+                assert!(bytes < 20);
+            }
+        }
     }
 
     #[test]

@@ -37,6 +37,7 @@
 
 mod batch;
 mod hot;
+pub use hot::HotRun;
 mod run;
 mod verify;
 
