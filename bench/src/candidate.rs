@@ -612,6 +612,34 @@ pub fn analyse(data_key: &str, inp: Inputs<'_>) -> Candidate {
         fs_note,
     ));
 
+    // The C ABI against the Rust API, same log, same run: the inline per-event call and the
+    // batched call.
+    for (row, target, goal) in [
+        (
+            crate::systems::wal_recovery_inline::ROW,
+            0.95,
+            "C ABI per event (inline wal_recovery_next_hot) >= 0.95x the Rust API",
+        ),
+        (
+            "wal_recovery (C ABI, batched 64)",
+            1.0,
+            "C ABI batched 64 >= the Rust API",
+        ),
+    ] {
+        let c = rows.iter().find(|r| r.name == row);
+        goals.push(Goal::new(
+            goal.into(),
+            target,
+            c.zip(primary.as_ref()).map(|(c, p)| {
+                (
+                    c.m_events_s_median / p.m_events_s_median,
+                    c.m_events_s_max / p.m_events_s_max,
+                )
+            }),
+            if c.is_some() { "" } else { "not run" },
+        ));
+    }
+
     let budget = primary
         .as_ref()
         .and_then(|p| Budget::new(p.median_s, inp.events, &inp.warm));

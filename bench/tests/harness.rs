@@ -11,12 +11,13 @@ use wal_bench::{
     Config, COLD_CHART, REPLAY_CHART,
 };
 
-const WAL_ROWS: [&str; 6] = [
+const WAL_ROWS: [&str; 7] = [
     "wal_recovery (Rust API)",
     "wal_recovery (telemetry off)",
     "wal_recovery (Rust API, next_batch_with)",
     "wal_recovery (C ABI, per event)",
     "wal_recovery (C ABI, batched 64)",
+    "wal_recovery (C ABI, inline next_hot)",
     "wal_recovery (FlashStrike v1 log)",
 ];
 
@@ -105,18 +106,19 @@ fn tiny_run_all_systems_correct() {
     assert_eq!((c.segment_files, c.segment_bytes), (segs.len(), seg_bytes));
     let wl = c.limits.as_ref().expect("limits over the segment files");
     assert_eq!((wl.bytes, wl.files), (seg_bytes, segs.len()));
-    assert_eq!(c.rows.len(), 6);
+    assert_eq!(c.rows.len(), WAL_ROWS.len());
     for r in &c.rows {
         assert!(r.frac_of_mem_read.unwrap() > 0.0 && r.frac_of_crc32c.unwrap() > 0.0);
         // Every peer and both baselines.
         assert_eq!(r.vs.len(), 7, "{:?}", r.vs);
         assert!(r.vs.iter().all(|v| v.ratio > 0.0));
     }
-    assert_eq!(c.cold.len(), 5, "the native log's rows");
+    assert_eq!(c.cold.len(), 6, "the native log's rows");
     assert!(c.cold.iter().all(|r| r.ratio > 0.0));
     // raft-engine x2, okaywal, commitlog x2, unverified mmap (next and next_batch_with),
-    // 150 M ev/s, cold, verify, FlashStrike 200 M ev/s and FlashStrike vs native.
-    assert_eq!(c.goals.len(), 12, "{:?}", c.goals);
+    // 150 M ev/s, cold, verify, FlashStrike 200 M ev/s and FlashStrike vs native, C ABI
+    // inline and batched against the Rust API.
+    assert_eq!(c.goals.len(), 14, "{:?}", c.goals);
     assert!(
         c.goals.iter().all(|g| g.measured.is_some()),
         "{:?}",
@@ -168,7 +170,7 @@ fn tiny_run_all_systems_correct() {
     assert!(wj["segment_verify"]["ratio_vs_fresh_map_crc"]
         .as_f64()
         .is_some());
-    assert_eq!(wj["goals"].as_array().unwrap().len(), 12);
+    assert_eq!(wj["goals"].as_array().unwrap().len(), c.goals.len());
     assert!(
         std::fs::metadata(out.path().join("report.json"))
             .unwrap()

@@ -89,13 +89,26 @@ pub(crate) struct Filled {
 
 /// Takes back what the caller consumed from the handle's window: the manager moves past those
 /// events, and the window is emptied. Called by `replay_of!` before every replay function.
+#[inline(always)]
 pub(crate) fn sync(
     replay: &mut Replay,
     window: &UnsafeCell<wal_hot_window>,
 ) -> Result<(), wal_status> {
-    let Some(filled) = replay.hot else {
-        return Ok(());
-    };
+    // One predicted branch on `wal_recovery_next`'s per-event path; the rest out of line.
+    match replay.hot {
+        None => Ok(()),
+        Some(filled) => take_back(replay, window, filled),
+    }
+}
+
+/// [`sync`] of a filled window.
+#[cold]
+#[inline(never)]
+fn take_back(
+    replay: &mut Replay,
+    window: &UnsafeCell<wal_hot_window>,
+    filled: Filled,
+) -> Result<(), wal_status> {
     // SAFETY: the window is read and written only on the replay thread (the contract of every
     // replay function and of `wal_recovery_next_hot`), through this cell's pointer, and no
     // reference to it is held across calls.

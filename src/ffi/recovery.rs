@@ -230,10 +230,36 @@ pub unsafe extern "C" fn wal_recovery_next(
     ffi_panic_boundary!(h, {
         let h = try_ref!(h);
         check_nonnull!(out);
-        let replay = replay_of!(h, out);
-        // SAFETY: `out` is non-NULL and valid for a `wal_event` write (contract).
-        unsafe { next_event(replay, out) }
+        // The hot path, with nothing else on it: a handle neither poisoned nor with a hot
+        // window to take back (`replay_of!` would find nothing to do), the next record ready.
+        if !h.errors.is_poisoned() {
+            // SAFETY: as in `replay_of!`; this reference ends before `next_slow` opens the
+            // cell again.
+            let replay = unsafe { &mut *h.replay.get() };
+            if replay.hot.is_none() {
+                if let Some(e) = replay.manager.next_if_hot() {
+                    // SAFETY: `out` is non-NULL and valid for a `wal_event` write (contract).
+                    unsafe { out.write(wal_event::from_event(&e)) };
+                    return wal_status::WAL_OK;
+                }
+            }
+        }
+        // SAFETY: as above.
+        unsafe { next_slow(h, out) }
     })
+}
+
+/// `wal_recovery_next` past its hot path, out of line so that the per-event call keeps a small
+/// frame (no registers saved, no stack).
+///
+/// # Safety
+/// `out` is non-NULL and valid for a `wal_event` write.
+#[cold]
+#[inline(never)]
+unsafe fn next_slow(h: &wal_recovery, out: *mut wal_event) -> wal_status {
+    let replay = replay_of!(h, out);
+    // SAFETY: this function's contract.
+    unsafe { next_event(replay, out) }
 }
 
 /// The body of `wal_recovery_next`, also `wal_recovery_next_refill`'s.

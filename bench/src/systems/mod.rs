@@ -17,6 +17,7 @@ pub mod commitlog;
 pub mod flashstrike_format;
 pub mod okaywal;
 pub mod raft_engine;
+pub mod wal_recovery_inline;
 pub mod wal_recovery_sys;
 
 /// What a row is compared against in the report.
@@ -98,10 +99,14 @@ pub fn systems_for(wal_segment_bytes: u64) -> Vec<Box<dyn System>> {
     ];
     // EXTENSION POINT: wal_recovery's candidate systems (one shared log, data_key
     // "wal_recovery"): Rust API, telemetry off, next_batch_with, C ABI per event, C ABI
-    // batched 64.
+    // batched 64, C ABI inline.
     for s in wal_recovery_sys::WalRecovery::all(wal_segment_bytes) {
         list.push(Box::new(s));
     }
+    // The C ABI's inline per-event call (`wal_recovery_next_hot`), from C, on the same log.
+    list.push(Box::new(wal_recovery_inline::WalRecoveryInline {
+        segment_bytes: wal_segment_bytes,
+    }));
     // The same pipeline on a FlashStrike v1 log of the same events, with as many payload bytes
     // per segment as wal_recovery's own: 4096 blocks of 16 KiB for the default 64 MiB, the
     // segment size FlashStrike's engine uses.

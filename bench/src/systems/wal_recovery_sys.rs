@@ -217,7 +217,7 @@ impl ReportCounters {
         }
     }
 
-    fn from_json(j: &serde_json::Value) -> ReportCounters {
+    pub(crate) fn from_json(j: &serde_json::Value) -> ReportCounters {
         let n = |k: &str| j[k].as_u64().unwrap_or(0);
         ReportCounters {
             replays: 1,
