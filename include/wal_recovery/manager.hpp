@@ -84,7 +84,8 @@ class Manager;
 /// End marker of Manager::events().
 struct EventSentinel {};
 
-/// Input iterator of Manager::events(): each increment is one wal_recovery_next call.
+/// Input iterator of Manager::events(): each increment is one wal_recovery_next_hot (the C
+/// header's inline per-event call: a call into the library only at a block's end).
 class EventIterator {
 public:
     using iterator_category = std::input_iterator_tag;
@@ -128,13 +129,15 @@ public:
     Manager() noexcept = default;
     Manager(const Manager&) = delete;
     Manager& operator=(const Manager&) = delete;
-    Manager(Manager&& o) noexcept : h_(std::exchange(o.h_, nullptr)), status_(std::move(o.status_)) {
+    Manager(Manager&& o) noexcept
+        : h_(std::exchange(o.h_, nullptr)), w_(std::exchange(o.w_, nullptr)), status_(std::move(o.status_)) {
         o.status_ = Status();
     }
     Manager& operator=(Manager&& o) noexcept {
         if (this != &o) {
             wal_recovery_close(h_);
             h_ = std::exchange(o.h_, nullptr);
+            w_ = std::exchange(o.w_, nullptr);
             status_ = std::move(o.status_);
             o.status_ = Status();
         }
@@ -168,10 +171,10 @@ public:
     }
 
     /// The next event: true with `out` filled; false at the clean end or at an error
-    /// (`status()` tells which; `out` is left unchanged).
+    /// (`status()` tells which; `out` is left unchanged). Inlined: `wal_recovery_next_hot`.
     [[nodiscard]] bool next(Event& out) {
         wal_event raw;
-        wal_status s = wal_recovery_next(h_, &raw);
+        wal_status s = wal_recovery_next_hot(h_, w_, &raw);
         if (s == WAL_OK) {
             out = Event::from_c(raw);
             return true;
@@ -240,7 +243,7 @@ public:
     bool valid() const noexcept { return h_ != nullptr; }
 
 private:
-    explicit Manager(wal_recovery* h) noexcept : h_(h) {}
+    explicit Manager(wal_recovery* h) noexcept : h_(h), w_(wal_recovery_hot_window(h)) {}
 
     void on_stop(wal_status s) {
         if (s == WAL_END) {
@@ -254,6 +257,7 @@ private:
 
     friend class EventIterator;
     wal_recovery* h_ = nullptr;
+    wal_hot_window* w_ = nullptr;  // h_'s window for wal_recovery_next_hot (null with h_)
     Status status_;
 };
 
@@ -261,7 +265,7 @@ inline EventIterator::EventIterator(Manager* m) : m_(m) { ++*this; }
 
 inline EventIterator& EventIterator::operator++() {
     wal_event raw;
-    wal_status s = wal_recovery_next(m_->h_, &raw);
+    wal_status s = wal_recovery_next_hot(m_->h_, m_->w_, &raw);
     if (s == WAL_OK) {
         ev_.id = raw.event_id;
         ev_.payload = Bytes(raw.data, raw.len);

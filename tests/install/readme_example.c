@@ -32,7 +32,8 @@ int main(int argc, char **argv) {
     wal_recovery_options o; wal_recovery_options_init_sized(&o, sizeof o);      /* o.start_event_id = 0: oldest */
     if (wal_recovery_open(argv[1], &o, &h) != WAL_OK) { return 6; }
     wal_event ev; wal_status s;
-    while ((s = wal_recovery_next(h, &ev)) == WAL_OK)
+    wal_hot_window *win = wal_recovery_hot_window(h);   /* once: wal_recovery_next, inlined */
+    while ((s = wal_recovery_next_hot(h, win, &ev)) == WAL_OK)
         apply(ev.event_id, ev.data, ev.len);      /* ev.data valid until the next call on h */
     if (s != WAL_END) { char msg[512]; wal_last_error_message(h, msg, sizeof msg); fprintf(stderr, "%s\n", msg); return 7; }
     wal_recovery_close(h);
