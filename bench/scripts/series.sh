@@ -6,9 +6,10 @@
 #                                               (the harness's progress log: target/series-wal-bench.log)
 #   2. walrec bench --events 30000000        -> walrec_bench.txt
 #   3. ffi_bench 20000000 5                  -> ffi_bench_20M.txt
+#   4. scripts/cpp.sh bench 10M 11           -> cpp_bench_10M.txt (C++ range-for against the C loop)
 # Builds every binary first (library, cdylib, harness, walrec, examples) with
 # CARGO_TARGET_DIR (default /work/target-bench). Nothing else should run meanwhile: the figures
-# are compared side by side. Takes about 4 minutes on the 2-core development VM.
+# are compared side by side. Takes about 5 minutes on the 2-core development VM.
 #   bash bench/scripts/series.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -52,4 +53,5 @@ bash bench/scripts/run.sh --reps 11 2>target/series-wal-bench.log
 # walrec's progress notes (stderr) are left out.
 record "$out/walrec_bench.txt" /dev/null "$t/walrec" bench --events 30000000
 record "$out/ffi_bench_20M.txt" - "$t/examples/ffi_bench" 20000000 5
+record "$out/cpp_bench_10M.txt" - bash scripts/cpp.sh bench 10M 11
 echo "series: done; outputs in $out/"
