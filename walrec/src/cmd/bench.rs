@@ -303,14 +303,22 @@ pub fn run(a: Args) -> anyhow::Result<Outcome> {
     let (mut fs_meps, mut fs_ns) = (Vec::new(), Vec::new());
     // One telemetry root for every sampled run: its handoff histogram gathers all of them.
     let on_telemetry = Arc::new(Telemetry::new());
-    for _ in 0..reps {
-        let (d, m) = drain(&log_dir, RecoveryOptions::default(), Some(&on_telemetry))?;
-        on_meps.push(d.events as f64 / d.elapsed.as_secs_f64() / 1e6);
-        on_ns.push(d.elapsed.as_nanos() as f64 / d.events as f64);
-        drop(m);
-        let (d, m) = drain(&log_dir, off.clone(), None)?;
-        off_meps.push(d.events as f64 / d.elapsed.as_secs_f64() / 1e6);
-        drop(m);
+    for rep in 0..reps {
+        // On and off alternate which goes first: the replay after another one (or after the
+        // FlashStrike log's) runs on a differently warmed machine, and a fixed order showed
+        // as a bias between the two.
+        for on_turn in [rep % 2 == 0, rep % 2 != 0] {
+            if on_turn {
+                let (d, m) = drain(&log_dir, RecoveryOptions::default(), Some(&on_telemetry))?;
+                on_meps.push(d.events as f64 / d.elapsed.as_secs_f64() / 1e6);
+                on_ns.push(d.elapsed.as_nanos() as f64 / d.events as f64);
+                drop(m);
+            } else {
+                let (d, m) = drain(&log_dir, off.clone(), None)?;
+                off_meps.push(d.events as f64 / d.elapsed.as_secs_f64() / 1e6);
+                drop(m);
+            }
+        }
         if fs_log.is_some() {
             let (d, m) = flashstrike::replay(&fs_dir)?;
             fs_meps.push(d.events as f64 / d.elapsed.as_secs_f64() / 1e6);
