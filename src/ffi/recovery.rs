@@ -236,12 +236,9 @@ pub unsafe extern "C" fn wal_recovery_next(
             // SAFETY: as in `replay_of!`; this reference ends before `next_slow` opens the
             // cell again.
             let replay = unsafe { &mut *h.replay.get() };
-            if replay.hot.is_none() {
-                if let Some(e) = replay.manager.next_if_hot() {
-                    // SAFETY: `out` is non-NULL and valid for a `wal_event` write (contract).
-                    unsafe { out.write(wal_event::from_event(&e)) };
-                    return wal_status::WAL_OK;
-                }
+            // SAFETY: `out` is non-NULL and valid for a `wal_event` write (contract).
+            if replay.hot.is_none() && unsafe { write_if_hot(replay, out) } {
+                return wal_status::WAL_OK;
             }
         }
         // SAFETY: as above.
@@ -268,13 +265,26 @@ unsafe fn next_slow(h: &wal_recovery, out: *mut wal_event) -> wal_status {
 /// `out` is non-NULL and valid for a `wal_event` write.
 #[inline(always)]
 pub(crate) unsafe fn next_event(replay: &mut Replay, out: *mut wal_event) -> wal_status {
-    if let Some(e) = replay.manager.next_if_hot() {
-        // SAFETY: `out` is non-NULL and valid for a `wal_event` write (contract).
-        unsafe { out.write(wal_event::from_event(&e)) };
+    // SAFETY: this function's contract.
+    if unsafe { write_if_hot(replay, out) } {
         return wal_status::WAL_OK;
     }
     // SAFETY: as above.
     unsafe { next_cold(replay, out) }
+}
+
+/// Writes the next event to `out` if the hot path has it (`Manager::next_if_hot`).
+///
+/// # Safety
+/// `out` is non-NULL and valid for a `wal_event` write.
+#[inline(always)]
+unsafe fn write_if_hot(replay: &mut Replay, out: *mut wal_event) -> bool {
+    let Some(e) = replay.manager.next_if_hot() else {
+        return false;
+    };
+    // SAFETY: this function's contract.
+    unsafe { out.write(wal_event::from_event(&e)) };
+    true
 }
 
 /// `wal_recovery_next` past the hot path (block or segment switch, sample, end, error,
