@@ -7,6 +7,8 @@
 #   2. walrec bench --events 30000000        -> walrec_bench.txt
 #   3. ffi_bench 20000000 5                  -> ffi_bench_20M.txt
 #   4. scripts/cpp.sh bench 10M 11           -> cpp_bench_10M.txt (C++ range-for against the C loop)
+# and, before and after them, bench/c/cache_share.c -> placement.txt: whether the two vCPUs
+# shared an L3 (the host may move them; the verified replay's figures depend on it).
 # Builds every binary first (library, cdylib, harness, walrec, examples) with
 # CARGO_TARGET_DIR (default /work/target-bench). Nothing else should run meanwhile: the figures
 # are compared side by side. Takes about 5 minutes on the 2-core development VM.
@@ -49,9 +51,14 @@ record() {
 }
 
 mkdir -p target
+cc -std=gnu11 -O2 -Wall -Wextra -Werror -pthread bench/c/cache_share.c -o target/cache_share
+placement() { echo "$(date -u +%H:%M:%SZ) $1: $(target/cache_share)"; }
+placement before >"$out/placement.txt"
 bash bench/scripts/run.sh --reps 11 2>target/series-wal-bench.log
 # walrec's progress notes (stderr) are left out.
 record "$out/walrec_bench.txt" /dev/null "$t/walrec" bench --events 30000000
 record "$out/ffi_bench_20M.txt" - "$t/examples/ffi_bench" 20000000 5
 record "$out/cpp_bench_10M.txt" - bash scripts/cpp.sh bench 10M 11
+placement after >>"$out/placement.txt"
+cat "$out/placement.txt"
 echo "series: done; outputs in $out/"
