@@ -6,7 +6,9 @@
 //! segment verified by `open`, so the loop times only the per-event path.
 //!
 //! The C functions are called as what they are, `extern "C"` functions of the library (not
-//! inlined: a call per event, exactly as a C caller makes it). Every variant reads the first 8
+//! inlined: a call per event, exactly as a C caller makes it). The header's inline per-event
+//! call, `wal_recovery_next_hot`, needs a C compiler: wal-bench's row "C ABI, inline next_hot"
+//! runs it (`bench/c/hot_loop.c`). Every variant reads the first 8
 //! payload bytes of every event, so no variant can skip touching the data. Times cover the
 //! replay loop (after `open`, which scans the directory and verifies the first segment; its
 //! time is printed separately); later segments are verified during the loop by the preloader.
