@@ -8,9 +8,10 @@
 //! unclaimed block**: the replay thread the block it is about to read (its bytes are then in
 //! its own cache), the preloader the next one whenever it has nothing more urgent to do. So the
 //! preloader works just ahead of the replay, and the replay reads the blocks it checked while
-//! they are still in the shared L3 cache: on this machine a core reads a block another core has
-//! just streamed through 2.7x faster than from memory (6 ms against 17 ms for 360 MB, a
-//! scratch measurement in BENCHMARKS.md). It used to check from the back of the segment, whose
+//! they are still in the L3 cache — when the two cores share one: a core reads a block another
+//! core has just streamed through 2.5–3x faster than from memory then, but *slower* than from
+//! memory when the host placed the two vCPUs on two L3s (`bench/c/cache_share.c`, BENCHMARKS.md,
+//! "Where the time goes"). It used to check from the back of the segment, whose
 //! bytes the replay then read from memory a second time; claiming in order made replay 8–13 %
 //! faster (wal-bench and `replay_throughput`, side by side; BENCHMARKS.md).
 //! When the block the replay needs is being checked by the preloader, the replay checks the
