@@ -952,6 +952,9 @@ wal_status wal_recovery_open(const char *dir,
  replay, returned again by every later call; see `wal_last_error_message`). On WAL_END or an
  error, `*out` is zeroed.
 
+ One call per event: `wal_recovery_next_hot` (at the end of this header) delivers the same
+ events with this function's fast path inlined into the caller, which is faster.
+
  `out->data` stays valid until the next call on `h` that moves the replay
  (`wal_recovery_next`, `wal_recovery_next_batch`, `wal_recovery_resume`,
  `wal_recovery_close`); copy the payload to keep it longer.
