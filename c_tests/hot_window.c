@@ -4,7 +4,8 @@
  * and payload is checked through whole replays, replays mixed with wal_recovery_next,
  * _next_batch, _resume and _report_json, with sampled events, and on FlashStrike's fixed-size
  * records. Also: the window is really used (events delivered without a call are counted), a
- * window of another handle and a window changed by the caller are refused, NULL arguments.
+ * window of another handle and a window changed by the caller are refused, NULL arguments; and
+ * follow mode, with a writer appending in rounds.
  *
  * Usage: hot_window <empty scratch directory> <FlashStrike samples directory>. Exit status 0
  * when every check passed. Built with -std=c99 -Wall -Wextra -Wpedantic -Werror by
@@ -324,6 +325,73 @@ static void test_flashstrike(const char *samples) {
     }
 }
 
+/* Follow mode: a writer in this process appends and syncs in rounds; the follower opens after
+   ten rounds and reads with wal_recovery_next_hot to WAL_AGAIN after each later round. The
+   catch-up (sealed segments, mapped) delivers most events from the window; at the live tail
+   the library reads each block with read(2) and delivers every event itself (no window). After
+   the writer closes, every event has come, in order. */
+static void test_follow(const char *dir) {
+    wal_writer_options wo;
+    wal_recovery_options ro;
+    wal_writer *wr = NULL;
+    wal_recovery *h = NULL;
+    wal_hot_window *w = NULL;
+    wal_event ev;
+    wal_status s;
+    unsigned char buf[64];
+    uint64_t id = 0, expect = 1, hot = 0, caught_up = 0, round;
+    wal_recovery_options_init_sized(&ro, sizeof ro);
+    ro.follow = WAL_FOLLOW_SPIN;
+    wal_writer_options_init(&wo);
+    wo.segment_bytes = SEGMENT_BYTES;
+    wo.block_bytes = BLOCK_BYTES;
+    REQUIRE_STATUS(wal_writer_open(dir, &wo, &wr), WAL_OK);
+    for (round = 0; round <= 20; round++) {
+        uint64_t k;
+        if (round == 20) {
+            REQUIRE_STATUS(wal_writer_close(wr), WAL_OK);
+        } else {
+            for (k = 0; k < 997; k++) {
+                uint64_t got = 0;
+                run_payload(id + 1, buf);
+                REQUIRE_STATUS(wal_writer_append(wr, buf, run_len(id + 1), &got), WAL_OK);
+                REQUIRE(got == ++id);
+            }
+            REQUIRE_STATUS(wal_writer_sync(wr), WAL_OK);
+        }
+        if (round < 10) {
+            continue;
+        }
+        if (h == NULL) {
+            REQUIRE_STATUS(wal_recovery_open(dir, &ro, &h), WAL_OK);
+            w = wal_recovery_hot_window(h);
+        }
+        for (;;) {
+            int in_window = w->next_id < w->end_id;
+            s = wal_recovery_next_hot(h, w, &ev);
+            if (s != WAL_OK) {
+                break;
+            }
+            if (!run_ok(&ev, expect)) {
+                fprintf(stderr, "follow: event %llu where %llu was expected\n",
+                        (unsigned long long)ev.event_id, (unsigned long long)expect);
+                g_failures++;
+                break;
+            }
+            hot += (uint64_t)in_window;
+            expect++;
+        }
+        CHECK_STATUS(s, WAL_AGAIN);
+        if (round == 10) {
+            caught_up = expect - 1;
+        }
+    }
+    CHECK(expect == id + 1);
+    /* Most of the catch-up came from the window. */
+    CHECK(caught_up > 9000 && hot > caught_up / 2);
+    wal_recovery_close(h);
+}
+
 int main(int argc, char **argv) {
     char dir[1024];
     if (argc != 3) {
@@ -336,6 +404,8 @@ int main(int argc, char **argv) {
     test_mixed_calls(dir);
     test_misuse(dir);
     test_flashstrike(argv[2]);
+    join_path(dir, sizeof dir, argv[1], "follow");
+    test_follow(dir);
     if (g_failures != 0) {
         fprintf(stderr, "%d check(s) failed\n", g_failures);
         return 1;
