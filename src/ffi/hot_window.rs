@@ -126,13 +126,13 @@ fn take_back(
             == Some(seen.pos as usize);
     if !in_step || replay.manager.skip_hot(consumed).is_none() {
         // Nothing moves and the window stays as found: every later replay call on the handle
-        // fails alike (what was delivered cannot be known any more; close the handle).
+        // fails alike until the window is back in step (what was delivered cannot be known).
         return Err(fail_with(
             wal_status::WAL_ERR_INVALID_ARGUMENT,
             format!(
                 "invalid argument: the hot window was changed by the caller (filled with ids \
                  {}..{}, found next id {}, end id {}); only wal_recovery_next_hot may move it, \
-                 and the handle can only be closed now",
+                 and every replay call on this handle fails until it is back in step",
                 filled.first_id, filled.end_id, seen.next_id, seen.end_id
             ),
         ));
