@@ -224,3 +224,17 @@ pub unsafe extern "C" fn wal_recovery_next_refill(
         status
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::recovery::prefetch::READ_AHEAD_BYTES;
+
+    #[test]
+    fn the_headers_read_ahead_is_the_librarys() {
+        // `wal_recovery_next_hot` (the header's inline function) asks for lines as far ahead as
+        // the library's own per-event step; the header spells the distance out.
+        let header = include_str!("../../include/wal_recovery.h");
+        let define = format!("#define WAL_RECOVERY_READ_AHEAD {READ_AHEAD_BYTES}u\n");
+        assert!(header.contains(&define), "the header lacks {define:?}");
+    }
+}

@@ -5,6 +5,7 @@
 use super::{verify, SegmentReader};
 use crate::recovery::event::Event;
 use crate::recovery::payload_checks::Checked;
+use crate::recovery::prefetch;
 
 impl SegmentReader {
     /// Calls `f` for up to `max` events of the valid prefix, crossing blocks (verifying them
@@ -69,6 +70,7 @@ impl SegmentReader {
                 let Some((start, end, next)) = run.decode(framing, block, pos) else {
                     break;
                 };
+                prefetch::read_ahead(block.as_ptr() as usize + next);
                 f(Event {
                     id,
                     payload: &block[start..end],

@@ -21,6 +21,7 @@
 use super::SegmentReader;
 use crate::recovery::event::Event;
 use crate::recovery::format::RecordFraming;
+use crate::recovery::prefetch;
 
 /// The payload of the record at `pos` of `block` and the next record's position, when the
 /// record is the predicted one: a length-prefixed record of `len` bytes and `size` bytes in all,
@@ -108,6 +109,7 @@ impl SegmentReader {
         let (payload, next) = block
             .and_then(|b| hot_record(self.framing, b, self.pos, len, size))
             .expect("take_hot follows hot_ready");
+        prefetch::read_ahead(self.bytes.as_ptr() as usize + next);
         self.pos = next;
         let id = self.next_id;
         self.next_id = id + 1;
