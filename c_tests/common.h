@@ -59,6 +59,13 @@ static inline const char *last_message(void) {
     } while (0)
 
 /* Payload of event `id`: 0..96 bytes, content derived from the id. */
+/* Counts a failure: event `ev` arrived where id `expect` was due, or its payload was wrong. */
+static inline void fail_unexpected_event(const wal_event *ev, uint64_t expect) {
+    fprintf(stderr, "event %llu (len %lu) where %llu was expected, or bad payload\n",
+            (unsigned long long)ev->event_id, (unsigned long)ev->len, (unsigned long long)expect);
+    g_failures++;
+}
+
 static inline size_t payload_len(uint64_t id) { return (size_t)(id % 97u); }
 
 static inline void fill_payload(uint64_t id, unsigned char *buf) {

@@ -193,10 +193,7 @@ static uint64_t replay_next(wal_recovery *h, uint64_t from, wal_status want_end)
     wal_status s;
     while ((s = wal_recovery_next(h, &ev)) == WAL_OK) {
         if (ev.event_id != expect || !event_ok(&ev)) {
-            fprintf(stderr, "event %llu (len %lu) where %llu was expected, or bad payload\n",
-                    (unsigned long long)ev.event_id, (unsigned long)ev.len,
-                    (unsigned long long)expect);
-            g_failures++;
+            fail_unexpected_event(&ev, expect);
             return n;
         }
         expect++;

@@ -95,10 +95,7 @@ static uint64_t replay_hot(wal_recovery *h, wal_hot_window *w, uint64_t from, ui
             break;
         }
         if (!run_ok(&ev, expect)) {
-            fprintf(stderr, "event %llu (len %lu) where %llu was expected, or bad payload\n",
-                    (unsigned long long)ev.event_id, (unsigned long)ev.len,
-                    (unsigned long long)expect);
-            g_failures++;
+            fail_unexpected_event(&ev, expect);
             return n;
         }
         *hot += (uint64_t)in_window;

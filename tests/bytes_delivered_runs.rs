@@ -2,13 +2,24 @@
 //! the record length changes, when it seeks and around batches, and the hot path adds to no
 //! counter. These tests replay a log whose payload length changes in runs (so events go
 //! through the hot path, the full decode and the fold in turn) through `next()`,
-//! `next_batch_with`, `poll` and resumes, and check the count after every step.
+//! `next_batch_with`, `poll` and resumes, and check the count after every step — and, with
+//! batches of every size mixed with `next()` and resumes and the sample point (where `next()`'s
+//! hot path stops) every few events, every event delivered.
 
+#[path = "common/rng.rs"]
+mod rng;
+
+use rng::Rng;
 use wal_recovery::{Manager, Next, RecoveryOptions, Writer, WriterOptions};
 
 /// Payload length of event `id`: runs of 37 events of 64, 8, 200 and 0 bytes.
 fn len_of(id: u64) -> usize {
     [64, 8, 200, 0][((id / 37) % 4) as usize]
+}
+
+/// The payload of event `id`.
+fn payload_of(id: u64) -> Vec<u8> {
+    vec![(id % 251) as u8; len_of(id)]
 }
 
 fn bytes_of(ids: impl IntoIterator<Item = u64>) -> u64 {
@@ -23,8 +34,7 @@ fn write(dir: &std::path::Path, n: u64) {
     };
     let mut w = Writer::open(dir, opts).expect("open writer");
     for id in 1..=n {
-        let p = vec![(id % 251) as u8; len_of(id)];
-        assert_eq!(w.append(&p).expect("append"), id);
+        assert_eq!(w.append(&payload_of(id)).expect("append"), id);
     }
     w.close().expect("close");
 }
@@ -82,4 +92,84 @@ fn bytes_delivered_follows_runs_batches_and_resumes() {
     }
     check(&m, &delivered, "at the end");
     assert_eq!(*delivered.last().expect("events"), N);
+}
+
+/// Replays the whole log with batches of random sizes, a `next()` now and then and a few
+/// resumes (backwards into a block already batched, and forwards), checking every event.
+fn replay_mixed(dir: &std::path::Path, n: u64, sample_every: u32, seed: u64) {
+    let opts = RecoveryOptions {
+        next_event_sample_every: sample_every,
+        ..RecoveryOptions::default()
+    };
+    let mut m = Manager::open(dir, opts).expect("open");
+    let mut rng = Rng::new(seed);
+    let (mut expect, mut bytes) = (1u64, 0u64);
+    let mut resumes = 0;
+    loop {
+        let before = expect;
+        let choice = rng.below(20);
+        if choice == 0 && resumes < 6 && expect > 300 {
+            // Back into a block batched before, or ahead.
+            resumes += 1;
+            let to = if resumes % 2 == 1 {
+                expect - 1 - rng.below(200)
+            } else {
+                (expect + rng.below(500)).min(n)
+            };
+            m.resume(to).expect("resume");
+            // The report counts delivered events; re-delivered ones count again.
+            expect = to;
+            continue;
+        }
+        let got = if choice < 3 {
+            match m.next().expect("next") {
+                Some(ev) => {
+                    assert_eq!((ev.id, ev.payload), (expect, &payload_of(expect)[..]));
+                    expect += 1;
+                    bytes += ev.payload.len() as u64;
+                    1
+                }
+                None => 0,
+            }
+        } else {
+            let max = [1, 2, 7, 64, 300, usize::MAX][rng.below(6) as usize];
+            let k = m
+                .next_batch_with(max, |ev| {
+                    assert_eq!(
+                        (ev.id, ev.payload),
+                        (expect, &payload_of(expect)[..]),
+                        "batch of at most {max}"
+                    );
+                    expect += 1;
+                    bytes += ev.payload.len() as u64;
+                })
+                .expect("batch");
+            assert!(k <= max, "{k} events for a batch of at most {max}");
+            assert_eq!(k as u64, expect - before);
+            k
+        };
+        let r = m.report();
+        assert_eq!(r.bytes_delivered, bytes, "bytes delivered at id {expect}");
+        if got == 0 {
+            break;
+        }
+    }
+    assert_eq!(
+        expect,
+        n + 1,
+        "the replay ended at id {expect}, not after {n}"
+    );
+    let r = m.report();
+    assert!(r.is_clean() && r.complete, "{r:?}");
+    assert_eq!(r.last_delivered, Some(n));
+}
+
+#[test]
+fn batches_next_and_resumes_deliver_every_event_once_in_order() {
+    const N: u64 = 9000;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    write(tmp.path(), N);
+    for (sample_every, seed) in [(1024, 1), (5, 2), (1, 3), (64, 4), (7, 5)] {
+        replay_mixed(tmp.path(), N, sample_every, seed);
+    }
 }
