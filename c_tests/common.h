@@ -58,7 +58,6 @@ static inline const char *last_message(void) {
         }                                                                                \
     } while (0)
 
-/* Payload of event `id`: 0..96 bytes, content derived from the id. */
 /* Counts a failure: event `ev` arrived where id `expect` was due, or its payload was wrong. */
 static inline void fail_unexpected_event(const wal_event *ev, uint64_t expect) {
     fprintf(stderr, "event %llu (len %lu) where %llu was expected, or bad payload\n",
@@ -66,6 +65,7 @@ static inline void fail_unexpected_event(const wal_event *ev, uint64_t expect) {
     g_failures++;
 }
 
+/* Payload of event `id`: 0..96 bytes, content derived from the id. */
 static inline size_t payload_len(uint64_t id) { return (size_t)(id % 97u); }
 
 static inline void fill_payload(uint64_t id, unsigned char *buf) {
