@@ -165,7 +165,7 @@ fn replay_mixed(dir: &std::path::Path, n: u64, sample_every: u32, seed: u64) {
 }
 
 #[test]
-fn batches_next_and_resumes_deliver_every_event_once_in_order() {
+fn batches_mixed_with_next_and_resumes_deliver_the_log_in_order() {
     const N: u64 = 9000;
     let tmp = tempfile::tempdir().expect("tempdir");
     write(tmp.path(), N);
