@@ -1244,6 +1244,12 @@ size_t wal_writer_last_error_message(const struct wal_writer *w, char *buf, size
 #define WAL_RECOVERY_NEXT_HOT_H
 
 /*
+ * How far past the record it delivers wal_recovery_next_hot asks the CPU for the next lines
+ * (a prefetch: a hint that never faults), as the library's own per-event step does.
+ */
+#define WAL_RECOVERY_READ_AHEAD 196608u
+
+/*
  * wal_recovery_next with its fast path inlined into the caller: the same events, statuses and
  * `*out` as wal_recovery_next, and the same checks, at the speed of an inlined loop.
  *
@@ -1260,12 +1266,6 @@ size_t wal_writer_last_error_message(const struct wal_writer *w, char *buf, size
  * kinds mix freely. `w` NULL (wal_recovery_hot_window(NULL)) means a call per event.
  * Thread-safety: replay thread only (see wal_recovery).
  */
-/*
- * How far past the record it delivers wal_recovery_next_hot asks the CPU for the next lines
- * (a prefetch: a hint that never faults), as the library's own per-event step does.
- */
-#define WAL_RECOVERY_READ_AHEAD 196608u
-
 static inline wal_status wal_recovery_next_hot(wal_recovery *h, wal_hot_window *w, wal_event *out) {
     if (w != NULL && w->next_id < w->end_id) {
         const uint8_t *p = w->pos;

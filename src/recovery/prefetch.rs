@@ -60,11 +60,16 @@ pub fn data(addr: usize) {
     let _ = addr;
 }
 
-/// Asks for the line [`READ_AHEAD_BYTES`] past `addr` (the replay's next record) to be brought
-/// into L1: see the module docs.
+/// Asks for the line [`READ_AHEAD_BYTES`] past offset `at` of `bytes` (where the replay's next
+/// record starts) to be brought into L1: see the module docs. Only the address is computed;
+/// nothing past `bytes` is read.
 #[inline(always)]
-pub fn read_ahead(addr: usize) {
-    data(addr.wrapping_add(READ_AHEAD_BYTES));
+pub fn read_ahead(bytes: &[u8], at: usize) {
+    data(
+        (bytes.as_ptr() as usize)
+            .wrapping_add(at)
+            .wrapping_add(READ_AHEAD_BYTES),
+    );
 }
 
 #[inline]

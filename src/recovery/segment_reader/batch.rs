@@ -70,7 +70,7 @@ impl SegmentReader {
                 let Some((start, end, next)) = run.decode(framing, block, pos) else {
                     break;
                 };
-                prefetch::read_ahead(block.as_ptr() as usize + next);
+                prefetch::read_ahead(block, next);
                 f(Event {
                     id,
                     payload: &block[start..end],

@@ -109,7 +109,7 @@ impl SegmentReader {
         let (payload, next) = block
             .and_then(|b| hot_record(self.framing, b, self.pos, len, size))
             .expect("take_hot follows hot_ready");
-        prefetch::read_ahead(self.bytes.as_ptr() as usize + next);
+        prefetch::read_ahead(&self.bytes, next);
         self.pos = next;
         let id = self.next_id;
         self.next_id = id + 1;
