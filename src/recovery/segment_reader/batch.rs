@@ -2,8 +2,10 @@
 //! whole block (a per-call `next()` must store it back every event), with a callback per event
 //! so that nothing is collected or allocated.
 
+use super::run::Run;
 use super::{verify, SegmentReader};
 use crate::recovery::event::Event;
+use crate::recovery::format::RecordFraming;
 use crate::recovery::payload_checks::Checked;
 use crate::recovery::prefetch;
 
@@ -12,11 +14,10 @@ impl SegmentReader {
     /// first if verification is incremental) but never the segment, in one pass and without
     /// allocating. Returns the number of events and their payload bytes. An inconsistent record
     /// ends the batch early; [`Self::peek_ok`] then reports it.
-    pub fn next_batch_with<'a>(
-        &'a mut self,
-        max: usize,
-        mut f: impl FnMut(Event<'a>),
-    ) -> (usize, u64) {
+    pub fn next_batch_with<'a>(&'a mut self, max: usize, f: impl FnMut(Event<'a>)) -> (usize, u64) {
+        // A local copy of the callback's state, which can live in registers (the argument is
+        // the caller's memory).
+        let mut f = f;
         // Only `map` is borrowed for 'a; the other fields are updated alongside it.
         let map: &'a [u8] = &self.bytes;
         let framing = self.framing;
@@ -64,25 +65,23 @@ impl SegmentReader {
             let Some(block) = map.get(..self.block_end) else {
                 break;
             };
-            let (mut pos, mut id, mut run) = (self.pos, self.next_id, self.run);
-            let mut done = 0usize;
-            while done < take {
-                let Some((start, end, next)) = run.decode(framing, block, pos) else {
-                    break;
-                };
-                prefetch::read_ahead(block, next);
-                f(Event {
-                    id,
-                    payload: &block[start..end],
-                });
-                pos = next;
-                id += 1;
-                done += 1;
-                bytes += (end - start) as u64;
-            }
-            self.pos = pos;
-            self.next_id = id;
-            self.run = run;
+            let mut cur = BlockCursor {
+                pos: self.pos,
+                id: self.next_id,
+                run: self.run,
+                bytes,
+            };
+            // The framing is fixed for the reader: one loop per framing, not a match per record.
+            let done = match framing {
+                RecordFraming::LengthPrefixed => {
+                    cur.deliver(RecordFraming::LengthPrefixed, block, take, &mut f)
+                }
+                other => cur.deliver(other, block, take, &mut f),
+            };
+            self.pos = cur.pos;
+            self.next_id = cur.id;
+            self.run = cur.run;
+            bytes = cur.bytes;
             n += done;
             if done < take {
                 break; // inconsistent framing: left for peek_ok / next to report
@@ -92,5 +91,45 @@ impl SegmentReader {
         self.bytes_folded = base.saturating_add(bytes);
         self.fold_id = self.next_id;
         (n, bytes)
+    }
+}
+
+/// The cursor of [`SegmentReader::next_batch_with`] inside one block, in locals.
+struct BlockCursor {
+    pos: usize,
+    id: u64,
+    run: Run,
+    bytes: u64,
+}
+
+impl BlockCursor {
+    /// Delivers up to `take` records of `block` to `f`; returns how many (fewer when a record
+    /// is inconsistent).
+    #[inline(always)]
+    fn deliver<'a>(
+        &mut self,
+        framing: RecordFraming,
+        block: &'a [u8],
+        take: usize,
+        f: &mut impl FnMut(Event<'a>),
+    ) -> usize {
+        let (mut pos, mut id, mut run, mut bytes) = (self.pos, self.id, self.run, self.bytes);
+        let first = id;
+        let last = id + take as u64;
+        while id < last {
+            let Some((start, end, next)) = run.decode(framing, block, pos) else {
+                break;
+            };
+            prefetch::read_ahead(block, next);
+            f(Event {
+                id,
+                payload: &block[start..end],
+            });
+            pos = next;
+            id += 1;
+            bytes += (end - start) as u64;
+        }
+        (self.pos, self.id, self.run, self.bytes) = (pos, id, run, bytes);
+        (id - first) as usize
     }
 }
