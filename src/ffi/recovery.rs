@@ -313,8 +313,8 @@ unsafe fn next_cold(replay: &mut Replay, out: *mut wal_event) -> wal_status {
 /// `wal_recovery_close`). `cap` 0 is WAL_ERR_INVALID_ARGUMENT.
 ///
 /// Speed: the caller reads a batch's payloads after the call that filled it; with a `cap` of
-/// about 64 they are still in cache then. 64 replays faster than per-event calls, 1024 slower
-/// (BENCHMARKS.md, "C ABI and C++").
+/// about 64 they are still in cache then. 64 replays about as fast as `wal_recovery_next_hot`
+/// and faster than `wal_recovery_next`; 1024 slower than 64 (BENCHMARKS.md, "C ABI and C++").
 ///
 /// Thread-safety: replay thread only (see `wal_recovery`).
 ///
