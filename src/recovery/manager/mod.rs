@@ -324,16 +324,26 @@ impl Manager {
             self.next_event_id()
                 .saturating_add(u64::from(self.opts.next_event_sample_every)),
         );
-        let telemetry = Arc::clone(&self.telemetry);
         self.publish_progress();
-        let start = now_ns();
-        let r = if self.reader.as_deref().is_some_and(SegmentReader::hot_ready) {
-            Ok(Some(self.take_hot()))
-        } else {
-            self.next_unsampled_here()
-        };
+        // Timed in ticks, converted without a clock read ([`TickClock::to_ns_cached`]).
+        let ticks = self.ticks;
+        let start = ticks.now();
+        if self.reader.as_deref().is_some_and(SegmentReader::hot_ready) {
+            // Borrows the reader alone, so the telemetry needs no clone of its `Arc`.
+            let ev = self
+                .reader
+                .as_deref_mut()
+                .expect("hot_ready found a reader")
+                .take_hot();
+            let (elapsed, end) = ticks.to_ns_cached(ticks.now().saturating_sub(start));
+            self.telemetry.manager.record_next_event(elapsed, end);
+            return Ok(Some(ev));
+        }
+        let telemetry = Arc::clone(&self.telemetry);
+        let r = self.next_unsampled_here();
         if let Ok(Some(_)) = r {
-            telemetry.manager.on_next_event(start);
+            let (elapsed, end) = ticks.to_ns_cached(ticks.now().saturating_sub(start));
+            telemetry.manager.record_next_event(elapsed, end);
         }
         r
     }

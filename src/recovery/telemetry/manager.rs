@@ -93,9 +93,16 @@ impl Manager {
     pub fn on_next_event(&self, start_ns: u64) -> u64 {
         let end = now_ns();
         let elapsed = end.saturating_sub(start_ns);
-        self.next_event.record(elapsed, true);
-        self.next_event_histogram.record_at(elapsed, end);
+        self.record_next_event(elapsed, end);
         elapsed
+    }
+
+    /// [`Self::on_next_event`] measured by the caller: `elapsed_ns`, ending at `end_ns` (a
+    /// [`now_ns`] time; the replay thread times in [`super::TickClock`] ticks).
+    #[inline]
+    pub fn record_next_event(&self, elapsed_ns: u64, end_ns: u64) {
+        self.next_event.record(elapsed_ns, true);
+        self.next_event_histogram.record_at(elapsed_ns, end_ns);
     }
 
     /// A segment handoff (end of one segment until the next one delivers)
