@@ -4,7 +4,7 @@
 # bench/results/:
 #   1. wal-bench, 5 M x 64 B, 11 reps        -> report.md, report.json, run_info.txt, *.svg
 #                                               (the harness's progress log: target/series-wal-bench.log)
-#   2. walrec bench --events 30000000        -> walrec_bench.txt
+#   2. walrec bench --events 30000000 --reps 15 -> walrec_bench.txt
 #   3. ffi_bench 20000000 5                  -> ffi_bench_20M.txt
 #   4. scripts/cpp.sh bench 10M 11           -> cpp_bench_10M.txt (C++ range-for against the C loop)
 # and, before and after them, bench/c/cache_share.c -> placement.txt: whether the two vCPUs
@@ -56,7 +56,7 @@ placement() { echo "$(date -u +%H:%M:%SZ) $1: $(target/cache_share)"; }
 placement before >"$out/placement.txt"
 bash bench/scripts/run.sh --reps 11 2>target/series-wal-bench.log
 # walrec's progress notes (stderr) are left out.
-record "$out/walrec_bench.txt" /dev/null "$t/walrec" bench --events 30000000
+record "$out/walrec_bench.txt" /dev/null "$t/walrec" bench --events 30000000 --reps 15
 record "$out/ffi_bench_20M.txt" - "$t/examples/ffi_bench" 20000000 5
 record "$out/cpp_bench_10M.txt" - bash scripts/cpp.sh bench 10M 11
 placement after >>"$out/placement.txt"
