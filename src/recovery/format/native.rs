@@ -35,6 +35,7 @@ pub fn decode_header(prefix: &[u8]) -> Result<Decoded, HeaderError> {
 
 /// Checks the native block at `c`: header, position, ids, chain and bounds (not the payload
 /// CRC and the padding after it: [`check_payload`]).
+#[inline(always)]
 pub fn check_block(data: &[u8], c: &Cursor) -> Result<BlockOk, BlockFailure> {
     let off = c.off;
     let raw = super::block_header_at(data, off)?;
@@ -164,6 +165,7 @@ pub fn lost_sector(data: &[u8], off: usize) -> bool {
 
 /// The payload's CRC32C against its block header's, then the zero padding after it (in the
 /// payload's last cache line, which the CRC has just read).
+#[inline(always)]
 pub fn check_payload(data: &[u8], b: &PayloadBlock) -> Result<(), BlockFailure> {
     let (Some(payload), Some(pad)) = (data.get(b.start..b.end), data.get(b.end..b.slots_end))
     else {

@@ -62,6 +62,9 @@ impl Walk<'_> {
     }
 
     /// [`Self::step`] without reading the clock, for callers that time a whole run of steps.
+    /// Inlined, with the block checks, into the loop of [`SegmentReader::verify_remaining`]
+    /// ([`format::check_block`] says why).
+    #[inline(always)]
     fn step_untimed(&mut self, data: &[u8]) -> bool {
         if *self.verified {
             return false;
@@ -96,6 +99,8 @@ enum Next {
     End(SegmentEnd),
 }
 
+/// Inlined into the verification loops, like the checks it calls ([`format::check_block`]).
+#[inline(always)]
 fn next_block(data: &[u8], s: &SegmentFacts<'_>, c: &Cursor, with_payload: bool) -> Next {
     if s.header.sealed && c.block_no == u64::from(s.header.block_count) {
         return Next::End(sealed_totals(data, s, c));
