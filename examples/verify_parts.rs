@@ -22,7 +22,7 @@ use wal_recovery::segment::block::BlockHeader;
 use wal_recovery::segment::checksum::crc32c;
 use wal_recovery::segment::{BLOCK_ALIGN, HEADER_BYTES};
 
-/// Opens passes per round and time sample.
+/// Passes of each kind per round, timed together as one sample.
 const REPS: usize = 20;
 
 /// Maps `path` afresh.

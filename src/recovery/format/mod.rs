@@ -357,7 +357,7 @@ pub(crate) fn check_place(index: u64, first_event_id: u64, c: &Cursor) -> Result
 ///
 /// Inlined into the verification loops together with the checks it calls: with a call and a
 /// returned `Result` between one block's CRC and the next, the next CRC ran slower, and a
-/// segment's open+verify went from 0.82–0.83x to 0.83–0.85x a raw CRC pass over the same bytes
+/// segment's open+verify went from 0.80–0.82x to 0.84–0.85x a raw CRC pass over the same bytes
 /// once inlined (`examples/verify_parts.rs`, BENCHMARKS.md).
 #[inline(always)]
 pub fn check_block(
