@@ -443,9 +443,9 @@ impl Manager {
         }
     }
 
-    /// Delivers up to `max` events, all from one segment, appending them to `out`. Returns how
-    /// many were added (0 only at the end). All returned payloads stay valid until the next call
-    /// that moves the replay.
+    /// Appends up to `max` events, all from one segment, to `out`; returns how many (0 only at
+    /// the end). Their payloads stay valid until the next call that moves the replay. Slower
+    /// than `next()` and [`Self::next_batch_with`] (0.8x `next()`, batches of 64: BENCHMARKS.md).
     pub fn next_batch<'a>(&'a mut self, out: &mut Vec<Event<'a>>, max: usize) -> Result<usize> {
         self.next_batch_with(max, |e| out.push(e))
     }
