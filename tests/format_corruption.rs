@@ -897,10 +897,52 @@ fn unsealed_damaged_last_block_is_corruption() {
     }
 }
 
+/// A last block whose header alone reads as zeros while the bytes after it in the same
+/// 512-byte sector (its first record) do not: a disk writes a sector whole, so no crash leaves
+/// this, and it is corruption — Strict never ends clean on it. With the rest of the header's
+/// sector zeroed too, it is what a lost sector leaves: the torn tail.
+#[test]
+fn unsealed_zeroed_header_beside_its_records_is_corruption() {
+    let tmp = fast_tempdir();
+    let (path, log) = unsealed_fixture(tmp.path());
+    let blocks = layout(&path);
+    let len = file_len(&path);
+    let last = *blocks.last().expect("blocks");
+    let n = blocks.len();
+    let off = last.off as usize;
+    let mut s = Scratch::new(tmp.path(), &path);
+    let p = s.mutate(|b| b[off..off + HEADER_BYTES].fill(0));
+    assert_ne!(
+        fs::read(&p).expect("read")[off + HEADER_BYTES],
+        0,
+        "the first record's length follows the header"
+    );
+    let mut r = SegmentReader::open_verified(&p).expect("open");
+    let c = expect_corrupt(r.end()).clone();
+    assert_eq!(
+        (c.kind, c.offset, c.block),
+        (CorruptionKind::BlockMagic, last.off, Some(n as u64 - 1)),
+        "{c}"
+    );
+    assert!(c.detail.contains("not a torn write"), "{c}");
+    assert_valid_prefix(&mut r, &log, n - 1, last.off);
+
+    let sector_end = (off / 512 + 1) * 512;
+    let p = s.mutate(|b| {
+        let end = sector_end.min(b.len());
+        b[off..end].fill(0);
+    });
+    let mut r = SegmentReader::open_verified(&p).expect("open");
+    assert_torn(&r, last.off, len - last.off);
+    assert_valid_prefix(&mut r, &log, n - 1, last.off);
+}
+
 /// Damage followed by a valid block in an unsealed segment whose blocks record no completed
 /// sync beyond it (format 2: the fixture syncs once, after its last block). A changed byte is
-/// still corruption: a lost write reads as zeros. A hole (the whole block zeroed) is the torn
-/// tail: an un-synced write that a power loss dropped while later ones persisted. (Damage a
+/// still corruption: a lost write reads as zeros. A hole is the torn tail — an un-synced write
+/// that a power loss dropped while later ones persisted — when it is what lost sectors leave:
+/// the block's header and the rest of its 512-byte sector read as zeros. A zeroed block beside
+/// the next block's bytes in one sector is not (a disk writes a sector whole). (Damage a
 /// later block proves synced is corruption whatever its shape:
 /// `format_v2::damage_followed_by_a_valid_block_is_decided_by_the_synced_offset`; format 1,
 /// which cannot tell, calls the hole corruption too:
@@ -932,13 +974,20 @@ fn unsealed_damage_followed_by_unsynced_valid_blocks_hole_or_damage() {
                 CorruptionKind::BlockMagic,
                 s.mutate(|x| x[b.off as usize..b.next_off as usize].fill(0)),
             ),
+            // Lost sectors: the block and the rest of its header's sector zeroed.
+            (
+                CorruptionKind::BlockMagic,
+                s.mutate(|x| {
+                    let end = (b.next_off as usize).max(sector_end(b.off as usize));
+                    x[b.off as usize..end].fill(0)
+                }),
+            ),
         ];
         for (kind, p) in cases {
             let hole = kind == CorruptionKind::BlockMagic && {
                 let bytes = fs::read(&p).expect("read");
-                bytes[b.off as usize..b.next_off as usize]
-                    .iter()
-                    .all(|&x| x == 0)
+                let end = sector_end(b.off as usize).min(bytes.len());
+                bytes[b.off as usize..end].iter().all(|&x| x == 0)
             };
             let mut r = SegmentReader::open_verified(&p).expect("open");
             match (hole, r.end().clone()) {
@@ -963,6 +1012,11 @@ fn unsealed_damage_followed_by_unsynced_valid_blocks_hole_or_damage() {
             assert_valid_prefix(&mut r, &log, k, b.off);
         }
     }
+}
+
+/// Where the 512-byte sector holding file offset `off` ends.
+fn sector_end(off: usize) -> usize {
+    (off / 512 + 1) * 512
 }
 
 // ---------------------------------------------------------------------------------------------

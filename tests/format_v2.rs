@@ -330,10 +330,14 @@ fn synced_then_unsynced(dir: &Path) -> (PathBuf, Vec<usize>) {
 
 #[test]
 fn damage_followed_by_a_valid_block_is_decided_by_the_synced_offset() {
-    // Un-synced: block 4 (after the sync) zeroed while blocks 5.. survived: the torn tail.
+    // Un-synced: the 512-byte sector from block 4's header on (after the sync) lost, reading as
+    // zeros, while a later block survived: the torn tail. (A sector is written whole, so what a
+    // lost write leaves is the rest of the sector too, not the header alone.)
     let tmp = env::tempdir_with_prefix("walsync-");
     let (p, offs) = synced_then_unsynced(tmp.path());
     assert_eq!(offs.len(), 9);
+    let sector_end = (offs[4] / 512 + 1) * 512;
+    assert!(offs[8] >= sector_end, "a block after the lost sector");
     let copy = tmp.path().join("unsynced");
     fs::create_dir_all(&copy).expect("mkdir");
     let q = copy.join(p.file_name().expect("name"));
@@ -341,7 +345,7 @@ fn damage_followed_by_a_valid_block_is_decided_by_the_synced_offset() {
     fs::File::options()
         .write(true)
         .open(&q)
-        .and_then(|f| f.write_all_at(&[0u8; 64], offs[4] as u64))
+        .and_then(|f| f.write_all_at(&vec![0u8; sector_end - offs[4]], offs[4] as u64))
         .expect("zero");
     for mode in MODES {
         let (events, report) =
@@ -358,6 +362,33 @@ fn damage_followed_by_a_valid_block_is_decided_by_the_synced_offset() {
     let w = Writer::open(&copy, opts()).expect("the writer reopens");
     assert_eq!(w.next_event_id(), 5);
     drop(w);
+
+    // Un-synced, the header alone zeroed beside its block's record and the next blocks in its
+    // sector: not what a lost write leaves, so damage although no sync covered it.
+    let copy = tmp.path().join("unsynced-header");
+    fs::create_dir_all(&copy).expect("mkdir");
+    let q = copy.join(p.file_name().expect("name"));
+    fs::copy(&p, &q).expect("copy");
+    fs::File::options()
+        .write(true)
+        .open(&q)
+        .and_then(|f| f.write_all_at(&[0u8; 64], offs[4] as u64))
+        .expect("zero");
+    match replay(&copy, RecoveryMode::Strict) {
+        Err(Error::Corrupt(c)) => assert!(
+            c.detail.contains("the damage is not a lost sector"),
+            "{}",
+            c.detail
+        ),
+        other => panic!(
+            "strict: expected corruption, got {:?}",
+            other.map(|(e, _)| e.len())
+        ),
+    }
+    match Writer::open(&copy, opts()) {
+        Err(Error::Corrupt(_)) => {}
+        other => panic!("writer: expected corruption, got {other:?}"),
+    }
 
     // Synced: block 1 zeroed, while block 4 and later record a sync beyond it: damage.
     let copy = tmp.path().join("synced");

@@ -232,7 +232,8 @@ fn every_prefix_of_last_block_sealed_then_unsealed() {
 }
 
 /// The block header reached the disk, the payload (or its end) did not: zeros. Torn tail at the
-/// block, never a payload of it.
+/// block, never a payload of it. The header's sector lost while the rest persisted: torn tail
+/// too; the header alone zeroed beside records of its own sector: damage.
 #[test]
 fn header_written_payload_zeros_is_torn_tail() {
     for s in [Scenario::ForgottenWriter, Scenario::SealedThenUnsealed] {
@@ -269,15 +270,18 @@ fn header_written_payload_zeros_is_torn_tail() {
             }
             assert_reopen_continues(&dir, first_id, &what);
         }
-        // Payload present, header zeros (reordered persistence).
-        let what = format!("{s:?}: last block header zeroed");
+        // Payload present, header zeros, with the rest of the header's 512-byte sector: a lost
+        // sector of an un-synced write (reordered persistence).
+        let sector_end = (off / 512 + 1) * 512;
+        let what = format!("{s:?}: last block header's sector zeroed");
         let dir = work.path().join("hz");
         copy_wal_files(&f.orig, &dir);
+        let zeros = vec![0u8; (sector_end.min(off + full) - off) as usize];
         OpenOptions::new()
             .write(true)
             .open(dir.join(&name))
             .expect("open")
-            .write_all_at(&[0u8; 64], off)
+            .write_all_at(&zeros, off)
             .expect("zero");
         for (mode, o) in replay_all(&dir, &what) {
             let r = assert_prefix(&o, first_id, &format!("{what} [{mode:?}]"));
@@ -288,6 +292,47 @@ fn header_written_payload_zeros_is_torn_tail() {
             assert_eq!((t.offset, t.bytes), (off, full), "{what}");
         }
         assert_reopen_continues(&dir, first_id, &what);
+        // The header alone zeroed, the block's first record beside it in the same sector: a
+        // disk writes a sector whole, so no crash leaves this. Strict delivers every event before
+        // the block and fails there; the writer refuses the directory.
+        let what = format!("{s:?}: last block header zeroed alone");
+        let beside = &original[(off + 64) as usize..sector_end.min(off + full) as usize];
+        assert!(
+            beside.iter().any(|&b| b != 0),
+            "{what}: its sector holds records"
+        );
+        let dir = work.path().join("hz-alone");
+        copy_wal_files(&f.orig, &dir);
+        OpenOptions::new()
+            .write(true)
+            .open(dir.join(&name))
+            .expect("open")
+            .write_all_at(&[0u8; 64], off)
+            .expect("zero");
+        for (mode, o) in replay_all(&dir, &what) {
+            assert!(o.wrong.is_empty(), "{what} [{mode:?}]: wrong payloads");
+            assert!(
+                o.ids == (1..first_id).collect::<Vec<_>>(),
+                "{what} [{mode:?}]: delivered [{}], want 1..{first_id}",
+                ranges_of(&o.ids)
+            );
+            let damage = o.end_err.as_deref().map_or_else(
+                || o.report.as_ref().is_some_and(|r| !r.is_clean()),
+                |e| e.contains("not a torn write"),
+            );
+            assert!(
+                damage,
+                "{what} [{mode:?}]: reported as damage: {:?}",
+                o.end_err
+            );
+            if mode == RecoveryMode::Strict {
+                assert!(o.end_err.is_some(), "{what}: Strict must fail");
+            }
+        }
+        match Writer::open(&dir, opts()) {
+            Err(wal_recovery::Error::Corrupt(_)) => {}
+            other => panic!("{what}: the writer must refuse, got {other:?}"),
+        }
     }
 }
 

@@ -570,7 +570,8 @@ pub fn classify(
             // Not proven synced: a torn tail if the damage is what a lost write leaves (its
             // header's sector, or a whole sector inside it, reads as zeros); a changed byte is
             // still damage.
-            if fail.zero_filled || native::lost_sector(data, off) {
+            let header_lost = fail.zero_filled && native::header_sector_lost(data, off, stored);
+            if header_lost || native::lost_sector(data, off) {
                 return SegmentEnd::TornTail(TornTail {
                     offset: off as u64,
                     bytes: rest_len,

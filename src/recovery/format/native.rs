@@ -142,6 +142,15 @@ pub fn sync_proof(data: &[u8], off: usize, block_no: u64) -> Option<(usize, u64)
 /// Bytes of a sector, the unit a disk writes atomically.
 const SECTOR: usize = 512;
 
+/// Whether the block header of zeros at `off` is what a lost write leaves: the rest of the
+/// header's 512-byte sector reads as zeros too. A disk writes a sector whole, so a zeroed header
+/// beside non-zero bytes of its own sector is damage. Bytes from `stored` on are a hole (zeros).
+pub fn header_sector_lost(data: &[u8], off: usize, stored: usize) -> bool {
+    let sector_end = (off - off % SECTOR + SECTOR).min(stored);
+    let after_header = data.get(off + HEADER_BYTES..sector_end).unwrap_or(&[]);
+    after_header.iter().all(|&b| b == 0)
+}
+
 /// Format 2, the failed block at `off` being the last data: whether a whole 512-byte sector
 /// (aligned in the file, and within it) that overlaps the block reads as zeros — a sector of an
 /// un-synced write that never reached the disk while later ones did (a file size updated at
@@ -224,14 +233,19 @@ pub fn find_later_block(data: &[u8], off: usize, block_no: u64, stored: usize) -
 
 /// Whether the failure of the native block at `off` (the last data of an unsealed segment) has
 /// the shape an interrupted append leaves: the file ends inside the block; or the block header
-/// is all zeros (its page never reached the disk); or everything from inside the header, or
-/// from inside a record (its length or its bytes), to the end of the file is zero — the rest of
-/// the write never reached the disk. Zeros that start only in the padding after the last
-/// record's bytes are the block's own, so a changed byte before them — a bit flip — is damage.
-/// (A block whose last payload bytes are themselves zeros cannot be told from one cut there.)
+/// is all zeros and so is the rest of its 512-byte sector (its sector never reached the disk:
+/// a disk writes a sector whole, so a zeroed header beside non-zero bytes of the same sector is
+/// damage); or everything from inside the header, or from inside a record (its length or its
+/// bytes), to the end of the file is zero — the rest of the write never reached the disk.
+/// Zeros that start only in the padding after the last record's bytes are the block's own, so
+/// a changed byte before them — a bit flip — is damage. (A block whose last payload bytes are
+/// themselves zeros cannot be told from one cut there.)
 pub fn torn_shape(data: &[u8], off: usize, fail: &BlockFailure, stored: usize) -> bool {
-    if fail.kind == CorruptionKind::Truncated || fail.zero_filled {
+    if fail.kind == CorruptionKind::Truncated {
         return true;
+    }
+    if fail.zero_filled {
+        return header_sector_lost(data, off, stored);
     }
     // The bytes after `stored` (a trailing hole) are zeros: the zero suffix of the stored
     // bytes is the file's.
