@@ -839,6 +839,16 @@ fn unsealed_zero_filled_tail() {
     let t = assert_torn(&r, last.off, len - last.off);
     assert_eq!(t.reason, CorruptionKind::PayloadChecksum.as_str());
     assert_valid_prefix(&mut r, &log, blocks.len() - 1, last.off);
+    // Its header and the rest of the header's 512-byte sector zeroed, whatever follows: a lost
+    // sector.
+    let off = last.off as usize;
+    let p = s.mutate(|b| {
+        let end = sector_end(off).min(b.len());
+        b[off..end].fill(0)
+    });
+    let mut r = SegmentReader::open_verified(&p).expect("open");
+    assert_torn(&r, last.off, len - last.off);
+    assert_valid_prefix(&mut r, &log, blocks.len() - 1, last.off);
     // And a last block zeroed entirely, followed by more zeros.
     let p = s.mutate(|b| {
         b[last.off as usize..].iter_mut().for_each(|x| *x = 0);
@@ -850,10 +860,11 @@ fn unsealed_zero_filled_tail() {
     assert_valid_prefix(&mut r, &log, blocks.len() - 1, last.off);
 }
 
-/// Garbage after the last block of an unsealed segment, or a changed byte in its last block,
-/// is corruption, not a torn tail: an interrupted append leaves a *prefix* of its block (the
-/// file ends inside it, or zeros follow), never other bytes. So Strict never ends clean on it.
-/// The valid prefix before it is still delivered.
+/// Garbage after the last block of an unsealed segment, a changed byte in its last block, or
+/// its header zeroed beside its records in one sector, is corruption, not a torn tail: an
+/// interrupted append leaves a *prefix* of its block (the file ends inside it, or zeros follow)
+/// or loses whole sectors, never other bytes. So Strict never ends clean on it. The valid
+/// prefix before it is still delivered.
 #[test]
 fn unsealed_damaged_last_block_is_corruption() {
     let tmp = fast_tempdir();
@@ -895,27 +906,15 @@ fn unsealed_damaged_last_block_is_corruption() {
         );
         assert_valid_prefix(&mut r, &log, n - 1, last.off);
     }
-}
 
-/// A last block whose header alone reads as zeros while the bytes after it in the same
-/// 512-byte sector (its first record) do not: a disk writes a sector whole, so no crash leaves
-/// this, and it is corruption — Strict never ends clean on it. With the rest of the header's
-/// sector zeroed too, it is what a lost sector leaves: the torn tail.
-#[test]
-fn unsealed_zeroed_header_beside_its_records_is_corruption() {
-    let tmp = fast_tempdir();
-    let (path, log) = unsealed_fixture(tmp.path());
-    let blocks = layout(&path);
-    let len = file_len(&path);
-    let last = *blocks.last().expect("blocks");
-    let n = blocks.len();
+    // Its header alone zeroed, its first record beside it in the same 512-byte sector: a disk
+    // writes a sector whole, so no crash leaves this (the torn side: `unsealed_zero_filled_tail`).
     let off = last.off as usize;
-    let mut s = Scratch::new(tmp.path(), &path);
     let p = s.mutate(|b| b[off..off + HEADER_BYTES].fill(0));
     assert_ne!(
         fs::read(&p).expect("read")[off + HEADER_BYTES],
         0,
-        "the first record's length follows the header"
+        "a record follows"
     );
     let mut r = SegmentReader::open_verified(&p).expect("open");
     let c = expect_corrupt(r.end()).clone();
@@ -925,15 +924,6 @@ fn unsealed_zeroed_header_beside_its_records_is_corruption() {
         "{c}"
     );
     assert!(c.detail.contains("not a torn write"), "{c}");
-    assert_valid_prefix(&mut r, &log, n - 1, last.off);
-
-    let sector_end = (off / 512 + 1) * 512;
-    let p = s.mutate(|b| {
-        let end = sector_end.min(b.len());
-        b[off..end].fill(0);
-    });
-    let mut r = SegmentReader::open_verified(&p).expect("open");
-    assert_torn(&r, last.off, len - last.off);
     assert_valid_prefix(&mut r, &log, n - 1, last.off);
 }
 

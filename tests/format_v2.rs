@@ -338,15 +338,7 @@ fn damage_followed_by_a_valid_block_is_decided_by_the_synced_offset() {
     assert_eq!(offs.len(), 9);
     let sector_end = (offs[4] / 512 + 1) * 512;
     assert!(offs[8] >= sector_end, "a block after the lost sector");
-    let copy = tmp.path().join("unsynced");
-    fs::create_dir_all(&copy).expect("mkdir");
-    let q = copy.join(p.file_name().expect("name"));
-    fs::copy(&p, &q).expect("copy");
-    fs::File::options()
-        .write(true)
-        .open(&q)
-        .and_then(|f| f.write_all_at(&vec![0u8; sector_end - offs[4]], offs[4] as u64))
-        .expect("zero");
+    let copy = zeroed_copy(tmp.path(), "unsynced", &p, offs[4]..sector_end);
     for mode in MODES {
         let (events, report) =
             replay(&copy, mode).expect("a hole after the last sync is a torn tail");
@@ -365,53 +357,40 @@ fn damage_followed_by_a_valid_block_is_decided_by_the_synced_offset() {
 
     // Un-synced, the header alone zeroed beside its block's record and the next blocks in its
     // sector: not what a lost write leaves, so damage although no sync covered it.
-    let copy = tmp.path().join("unsynced-header");
-    fs::create_dir_all(&copy).expect("mkdir");
-    let q = copy.join(p.file_name().expect("name"));
-    fs::copy(&p, &q).expect("copy");
-    fs::File::options()
-        .write(true)
-        .open(&q)
-        .and_then(|f| f.write_all_at(&[0u8; 64], offs[4] as u64))
-        .expect("zero");
-    match replay(&copy, RecoveryMode::Strict) {
-        Err(Error::Corrupt(c)) => assert!(
-            c.detail.contains("the damage is not a lost sector"),
-            "{}",
-            c.detail
-        ),
-        other => panic!(
-            "strict: expected corruption, got {:?}",
-            other.map(|(e, _)| e.len())
-        ),
-    }
-    match Writer::open(&copy, opts()) {
-        Err(Error::Corrupt(_)) => {}
-        other => panic!("writer: expected corruption, got {other:?}"),
-    }
+    let copy = zeroed_copy(tmp.path(), "unsynced-header", &p, offs[4]..offs[4] + 64);
+    assert_damage(&copy, "the damage is not a lost sector");
 
     // Synced: block 1 zeroed, while block 4 and later record a sync beyond it: damage.
-    let copy = tmp.path().join("synced");
+    let copy = zeroed_copy(tmp.path(), "synced", &p, offs[1]..offs[1] + 64);
+    assert_damage(&copy, "so this block was synced");
+}
+
+/// A log directory `dir/name` holding a copy of segment `p` with `range` zeroed.
+fn zeroed_copy(dir: &Path, name: &str, p: &Path, range: std::ops::Range<usize>) -> PathBuf {
+    let copy = dir.join(name);
     fs::create_dir_all(&copy).expect("mkdir");
     let q = copy.join(p.file_name().expect("name"));
-    fs::copy(&p, &q).expect("copy");
+    fs::copy(p, &q).expect("copy");
     fs::File::options()
         .write(true)
         .open(&q)
-        .and_then(|f| f.write_all_at(&[0u8; 64], offs[1] as u64))
+        .and_then(|f| f.write_all_at(&vec![0u8; range.len()], range.start as u64))
         .expect("zero");
-    match replay(&copy, RecoveryMode::Strict) {
-        Err(Error::Corrupt(c)) => assert!(
-            c.detail.contains("so this block was synced"),
-            "{}",
-            c.detail
-        ),
+    copy
+}
+
+/// Strict fails on the log in `dir` with corruption whose detail contains `why`, and the writer
+/// refuses the directory.
+#[track_caller]
+fn assert_damage(dir: &Path, why: &str) {
+    match replay(dir, RecoveryMode::Strict) {
+        Err(Error::Corrupt(c)) => assert!(c.detail.contains(why), "{}", c.detail),
         other => panic!(
             "strict: expected corruption, got {:?}",
             other.map(|(e, _)| e.len())
         ),
     }
-    match Writer::open(&copy, opts()) {
+    match Writer::open(dir, opts()) {
         Err(Error::Corrupt(_)) => {}
         other => panic!("writer: expected corruption, got {other:?}"),
     }
