@@ -341,15 +341,15 @@ pub unsafe extern "C" fn wal_recovery_next_batch(
             );
         }
         let manager = &mut replay_of!(h).manager;
-        let mut count = 0usize;
         // One pass, no allocation: each event goes straight into the caller's array. The
-        // closure owns its state (`move`), so the slot count stays in a register instead of
-        // being stored and reloaded at every event.
+        // closure owns its slot index (`move`), so it stays in a register instead of being
+        // stored and reloaded at every event; the count comes back as the batch's length.
+        let mut slot = 0usize;
         let result = manager.next_batch_with(cap, move |e| {
-            if count < cap {
-                // SAFETY: `out` is valid for `cap` events (contract) and `count < cap`.
-                unsafe { out.add(count).write(wal_event::from_event(&e)) };
-                count += 1;
+            if slot < cap {
+                // SAFETY: `out` is valid for `cap` events (contract) and `slot < cap`.
+                unsafe { out.add(slot).write(wal_event::from_event(&e)) };
+                slot += 1;
             }
         });
         match result {

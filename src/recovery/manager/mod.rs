@@ -316,8 +316,8 @@ impl Manager {
             .take_hot()
     }
 
-    /// A `next()` timed for telemetry: the event at the sample point, with the next sample
-    /// point set first.
+    /// A `next()` timed for telemetry, in ticks and without a clock read
+    /// ([`TickClock::to_ns_cached`]): the event at the sample point, the next one set first.
     #[inline(never)]
     fn next_sampled(&mut self) -> Result<Option<Event<'_>>> {
         self.set_sample_at(
@@ -325,25 +325,25 @@ impl Manager {
                 .saturating_add(u64::from(self.opts.next_event_sample_every)),
         );
         self.publish_progress();
-        // Timed in ticks, converted without a clock read ([`TickClock::to_ns_cached`]).
-        let ticks = self.ticks;
-        let start = ticks.now();
+        let (ticks, start) = (self.ticks, self.ticks.now());
+        let record = move |t: &Telemetry| {
+            let (elapsed, end) = ticks.to_ns_cached(ticks.now().saturating_sub(start));
+            t.manager.record_next_event(elapsed, end);
+        };
         if self.reader.as_deref().is_some_and(SegmentReader::hot_ready) {
-            // Borrows the reader alone, so the telemetry needs no clone of its `Arc`.
+            // Borrows the reader alone: the telemetry needs no clone of its `Arc` here.
             let ev = self
                 .reader
                 .as_deref_mut()
                 .expect("hot_ready found a reader")
                 .take_hot();
-            let (elapsed, end) = ticks.to_ns_cached(ticks.now().saturating_sub(start));
-            self.telemetry.manager.record_next_event(elapsed, end);
+            record(&self.telemetry);
             return Ok(Some(ev));
         }
         let telemetry = Arc::clone(&self.telemetry);
         let r = self.next_unsampled_here();
         if let Ok(Some(_)) = r {
-            let (elapsed, end) = ticks.to_ns_cached(ticks.now().saturating_sub(start));
-            telemetry.manager.record_next_event(elapsed, end);
+            record(&telemetry);
         }
         r
     }

@@ -81,12 +81,11 @@ impl TickClock {
         if dt == 0 {
             return (0, now);
         }
+        let rate = u64::try_from((u128::from(dns) << 32) / u128::from(dt)).unwrap_or(u64::MAX);
         if dns >= RATE_SPAN_NS {
-            let rate = (u128::from(dns) << 32) / u128::from(dt);
-            RATE.store(u64::try_from(rate).unwrap_or(0), Relaxed);
+            RATE.store(rate, Relaxed);
         }
-        let ns = u128::from(ticks) * u128::from(dns) / u128::from(dt);
-        (u64::try_from(ns).unwrap_or(u64::MAX), now)
+        (scaled(ticks, rate), now)
     }
 
     /// [`Self::to_ns`] without reading the clock, for the sampled `next()` (one in 1024
@@ -97,11 +96,8 @@ impl TickClock {
         let rate = RATE.load(Relaxed);
         match BASE.get() {
             Some(&(t0, ns0)) if self.tsc && rate != 0 => {
-                let scale = |t: u64| {
-                    u64::try_from((u128::from(t) * u128::from(rate)) >> 32).unwrap_or(u64::MAX)
-                };
-                let now = ns0.saturating_add(scale(rdtsc().saturating_sub(t0)));
-                (scale(ticks), now)
+                let now = ns0.saturating_add(scaled(rdtsc().saturating_sub(t0), rate));
+                (scaled(ticks, rate), now)
             }
             _ => self.to_ns(ticks),
         }
@@ -112,6 +108,11 @@ impl Default for TickClock {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// `ticks` in nanoseconds at `rate` (nanoseconds per tick, 32.32 fixed point).
+fn scaled(ticks: u64, rate: u64) -> u64 {
+    u64::try_from((u128::from(ticks) * u128::from(rate)) >> 32).unwrap_or(u64::MAX)
 }
 
 /// [`now_ns`] out of line, so that the counter's branch stays a few bytes of the caller's code.
