@@ -4,7 +4,7 @@
 //! Meant to run under ThreadSanitizer as well as normally.
 
 use std::ffi::{c_char, CString};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use wal_recovery::ffi::{
@@ -95,9 +95,10 @@ fn telemetry_from_other_threads_during_replay() {
     let h = Handle(raw);
 
     let stop = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(AtomicUsize::new(0));
     let monitors: Vec<_> = (0..2)
         .map(|m| {
-            let stop = Arc::clone(&stop);
+            let (stop, started) = (Arc::clone(&stop), Arc::clone(&started));
             std::thread::spawn(move || {
                 let (mut rounds, mut last) = (0u64, 0u64);
                 while !stop.load(Ordering::Acquire) {
@@ -116,12 +117,19 @@ fn telemetry_from_other_threads_during_replay() {
                     );
                     last = t.manager.events_delivered;
                     assert!(text(h, (rounds + m) % 2 == 0) > 100);
+                    if rounds == 0 {
+                        started.fetch_add(1, Ordering::Release);
+                    }
                     rounds += 1;
                 }
-                rounds
             })
         })
         .collect();
+    // The replay starts once every monitor has read the telemetry once: on a loaded machine a
+    // monitor might otherwise first run after the replay is over.
+    while started.load(Ordering::Acquire) < monitors.len() {
+        std::thread::yield_now();
+    }
 
     // First half per event on this thread.
     let mut ev = wal_event {
@@ -167,7 +175,7 @@ fn telemetry_from_other_threads_during_replay() {
 
     stop.store(true, Ordering::Release);
     for m in monitors {
-        assert!(m.join().unwrap() > 0, "a monitor never ran");
+        m.join().unwrap();
     }
     let mut t = wal_telemetry {
         struct_size: std::mem::size_of::<wal_telemetry>() as u32,

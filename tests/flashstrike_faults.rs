@@ -371,6 +371,7 @@ fn payload_flip_in_each_position_of_a_check_group_is_never_delivered() {
             ropts(RecoveryMode::Strict),
             &Expect::default(),
             1 << 20,
+            Reading::Next,
         );
         assert!(
             strict.wrong.is_empty() && strict.misframed.is_empty(),
@@ -394,6 +395,7 @@ fn payload_flip_in_each_position_of_a_check_group_is_never_delivered() {
             ropts(RecoveryMode::SkipCorrupted),
             &Expect::default(),
             1 << 20,
+            Reading::Next,
         );
         assert!(
             skip.wrong.is_empty() && skip.misframed.is_empty(),

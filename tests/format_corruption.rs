@@ -1040,13 +1040,13 @@ fn record_framing_errors_are_typed_and_return_nothing_wrong() {
     overrun.extend_from_slice(&[0; 4]);
     let p = tmp.path().join("overrun.wal");
     craft_segment(&p, &[(2, good.clone()), (2, overrun)]);
-    let mut r = SegmentReader::open_verified(&p).expect("open");
+    let r = SegmentReader::open_verified(&p).expect("open");
     assert_eq!(
         r.end(),
         &SegmentEnd::Clean,
         "framing is not checked by verify"
     );
-    let (got, err) = read_until_error(&mut r);
+    let (got, err) = read_until_error_by_batches_too(&p);
     assert_eq!(
         got,
         vec![
@@ -1080,7 +1080,7 @@ fn record_framing_errors_are_typed_and_return_nothing_wrong() {
     );
     let mut r = SegmentReader::open_verified(&p).expect("open");
     assert_eq!(r.end(), &SegmentEnd::Clean);
-    let (got, err) = read_until_error(&mut r);
+    let (got, err) = read_until_error_by_batches_too(&p);
     assert_eq!(
         got,
         vec![
@@ -1123,9 +1123,9 @@ fn record_of_a_repeated_length_that_overruns_is_a_framing_error() {
     overrun.extend_from_slice(&[0; 4]);
     let p = tmp.path().join("repeat-overrun.wal");
     craft_segment(&p, &[(3, records(&twelve)), (2, overrun)]);
-    let mut r = SegmentReader::open_verified(&p).expect("open");
+    let r = SegmentReader::open_verified(&p).expect("open");
     assert_eq!(r.end(), &SegmentEnd::Clean);
-    let (got, err) = read_until_error(&mut r);
+    let (got, err) = read_until_error_by_batches_too(&p);
     assert_eq!(
         got,
         vec![
@@ -1146,8 +1146,7 @@ fn record_of_a_repeated_length_that_overruns_is_a_framing_error() {
     let mixed: [&[u8]; 6] = [b"x", b"yy", b"yy", b"", b"zzzzzzzzz", b"yy"];
     let p = tmp.path().join("mixed.wal");
     craft_segment(&p, &[(6, records(&mixed))]);
-    let mut r = SegmentReader::open_verified(&p).expect("open");
-    let (got, err) = read_until_error(&mut r);
+    let (got, err) = read_until_error_by_batches_too(&p);
     assert!(err.is_none(), "{err:?}");
     let want: Vec<(u64, Vec<u8>)> = mixed
         .iter()

@@ -548,15 +548,17 @@ fn run_case(case: &Case, dir: &Path, t: &mut Tally) -> bool {
     for mode in MODES {
         t.replays += 1;
         let max = 4 * layout.count() as usize + 16;
-        match guarded_replay(dir, ropts(mode), max, LIMIT) {
+        let how = Reading::alternating(t.replays);
+        match guarded_replay_by(dir, ropts(mode), max, LIMIT, how) {
             Run::Panicked(p) => {
                 t.panics += 1;
-                t.failures.push(format!("{case} [{mode:?}]: PANIC: {p}"));
+                t.failures
+                    .push(format!("{case} [{mode:?} {how:?}]: PANIC: {p}"));
             }
             Run::Hung => {
                 t.hangs += 1;
                 t.failures
-                    .push(format!("{case} [{mode:?}]: HANG (> {LIMIT:?})"));
+                    .push(format!("{case} [{mode:?} {how:?}]: HANG (> {LIMIT:?})"));
                 dir_usable = false; // the abandoned thread may still read it
                 break;
             }
@@ -579,7 +581,7 @@ fn run_case(case: &Case, dir: &Path, t: &mut Tally) -> bool {
                 if let Some(s) = &strict {
                     t.strict_violations += 1;
                     t.failures.push(format!(
-                        "{case} [{mode:?}]: {s}; delivered {} ({}); torn {:?}",
+                        "{case} [{mode:?} {how:?}]: {s}; delivered {} ({}); torn {:?}",
                         out.ids.len(),
                         ranges_of(&out.ids),
                         out.report
@@ -594,7 +596,7 @@ fn run_case(case: &Case, dir: &Path, t: &mut Tally) -> bool {
                 if !v.ok() {
                     let r = out.report.as_ref();
                     t.failures.push(format!(
-                        "{case} [{mode:?}]: wrong payloads {:?}, order violations {}, unaccounted [{}], {:?}; \
+                        "{case} [{mode:?} {how:?}]: wrong payloads {:?}, order violations {}, unaccounted [{}], {:?}; \
                          delivered {} ({}); open error {:?}; end error {:?}; lost {:?}; torn {:?}; stopped {:?}",
                         &out.wrong[..out.wrong.len().min(5)],
                         v.order_violations,

@@ -112,7 +112,7 @@ fn nofile_child() {
                 preload_depth: depth,
                 ..RecoveryOptions::default()
             };
-            let o = replay(dir, opts, 10_000_000);
+            let o = replay(dir, opts, 10_000_000, Reading::Next);
             assert_all(
                 &o,
                 1,

@@ -12,7 +12,7 @@
 
 use std::cell::UnsafeCell;
 use std::ffi::c_char;
-use std::mem::{offset_of, size_of};
+use std::mem::{offset_of, size_of, MaybeUninit};
 use std::sync::Arc;
 
 use super::hot_window::{wal_hot_window, Filled};
@@ -344,12 +344,13 @@ pub unsafe extern "C" fn wal_recovery_next_batch(
         // One pass, no allocation: each event goes straight into the caller's array. The
         // closure owns its slot index (`move`), so it stays in a register instead of being
         // stored and reloaded at every event; the count comes back as the batch's length.
-        let mut slot = 0usize;
-        let result = manager.next_batch_with(cap, move |e| {
-            if slot < cap {
-                // SAFETY: `out` is valid for `cap` events (contract) and `slot < cap`.
-                unsafe { out.add(slot).write(wal_event::from_event(&e)) };
-                slot += 1;
+        // SAFETY: `out` is non-NULL, aligned and valid for writes of `cap` events (contract),
+        // which may be uninitialised; nothing else accesses them during the call.
+        let slots =
+            unsafe { std::slice::from_raw_parts_mut(out.cast::<MaybeUninit<wal_event>>(), cap) };
+        let result = manager.next_batch_indexed(cap, |k, e| {
+            if let Some(slot) = slots.get_mut(k) {
+                slot.write(wal_event::from_event(&e));
             }
         });
         match result {

@@ -571,17 +571,19 @@ pub fn run_case(case: &Case, dir: &Path, t: &mut Tally) -> bool {
     let mut failed = false;
     for mode in MODES {
         t.replays += 1;
-        match guarded_replay(dir, ropts(mode), &expect, max, LIMIT) {
+        let how = Reading::alternating(t.replays);
+        match guarded_replay_by(dir, ropts(mode), &expect, max, LIMIT, how) {
             Run::Panicked(p) => {
                 t.panics += 1;
                 failed = true;
-                t.failures.push(format!("{case} [{mode:?}]: PANIC: {p}"));
+                t.failures
+                    .push(format!("{case} [{mode:?} {how:?}]: PANIC: {p}"));
             }
             Run::Hung => {
                 t.hangs += 1;
                 *t.failing_by_class.entry(case.fault.class()).or_default() += 1;
                 t.failures
-                    .push(format!("{case} [{mode:?}]: HANG (> {LIMIT:?})"));
+                    .push(format!("{case} [{mode:?} {how:?}]: HANG (> {LIMIT:?})"));
                 return false;
             }
             Run::Done(out) => {
@@ -599,7 +601,7 @@ pub fn run_case(case: &Case, dir: &Path, t: &mut Tally) -> bool {
                 if !v.ok() {
                     failed = true;
                     t.failures.push(format!(
-                        "{case} [{mode:?}]: {}; {}",
+                        "{case} [{mode:?} {how:?}]: {}; {}",
                         v.describe(),
                         out.summary()
                     ));

@@ -39,6 +39,10 @@ pub use env::{env_count, env_seed};
 #[path = "../common/guarded.rs"]
 mod guarded;
 
+#[path = "../common/reading.rs"]
+mod reading;
+pub use reading::Reading;
+
 #[path = "../common/rng.rs"]
 mod rng;
 #[allow(unused_imports)] // the crash suite draws no random numbers
@@ -404,7 +408,13 @@ pub fn ropts(mode: RecoveryMode) -> RecoveryOptions {
 }
 
 /// Replays `dir` to its end (or first error) on the calling thread, checking every payload.
-pub fn replay(dir: &Path, opts: RecoveryOptions, expect: &Expect, max_events: usize) -> Outcome {
+pub fn replay(
+    dir: &Path,
+    opts: RecoveryOptions,
+    expect: &Expect,
+    max_events: usize,
+    how: Reading,
+) -> Outcome {
     let start = Instant::now();
     let mut o = Outcome::default();
     let mut m = match Manager::open(dir, opts) {
@@ -415,27 +425,19 @@ pub fn replay(dir: &Path, opts: RecoveryOptions, expect: &Expect, max_events: us
             return o;
         }
     };
-    loop {
-        match m.next() {
-            Ok(Some(ev)) => {
-                if !expect.matches(ev.id, ev.payload) {
-                    o.wrong.push(ev.id);
-                }
-                if ev.payload.len() != 64 || ev.payload[..8] != ev.id.to_le_bytes() {
-                    o.misframed.push(ev.id);
-                }
-                o.ids.push(ev.id);
-                if o.ids.len() > max_events {
-                    o.runaway = true;
-                    break;
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                o.end_err = Some(e);
-                break;
-            }
+    let end = reading::drain(&mut m, how, |id, payload| {
+        if !expect.matches(id, payload) {
+            o.wrong.push(id);
         }
+        if payload.len() != 64 || payload[..8] != id.to_le_bytes() {
+            o.misframed.push(id);
+        }
+        o.ids.push(id);
+        o.runaway = o.ids.len() > max_events;
+        !o.runaway
+    });
+    if let Err(e) = end {
+        o.end_err = Some(e);
     }
     o.report = Some(m.report());
     drop(m);
@@ -460,10 +462,22 @@ pub fn guarded_replay(
     max_events: usize,
     limit: Duration,
 ) -> Run {
+    guarded_replay_by(dir, opts, expect, max_events, limit, Reading::Next)
+}
+
+/// [`guarded_replay`], reading the events as `how` says.
+pub fn guarded_replay_by(
+    dir: &Path,
+    opts: RecoveryOptions,
+    expect: &Expect,
+    max_events: usize,
+    limit: Duration,
+    how: Reading,
+) -> Run {
     let dir = dir.to_path_buf();
     let expect = expect.clone();
     match guarded::guarded("fs-guarded-replay", limit, move || {
-        replay(&dir, opts, &expect, max_events)
+        replay(&dir, opts, &expect, max_events, how)
     }) {
         guarded::Guarded::Done(o) => Run::Done(Box::new(o)),
         guarded::Guarded::Panicked(p) => Run::Panicked(p),

@@ -207,6 +207,34 @@ pub fn read_until_error(r: &mut SegmentReader) -> (Vec<Ev>, Option<Error>) {
     }
 }
 
+/// [`read_until_error`] of a fresh verified reader of `path`, checked to agree with reading
+/// the same file in batches (`next_batch_with`, of 1, 2, 3 and 64 events, then `next()` where
+/// a batch stops): the same events, then the same error.
+#[allow(dead_code)] // only the framing tests read by batches
+pub fn read_until_error_by_batches_too(path: &Path) -> (Vec<Ev>, Option<Error>) {
+    let want = read_until_error(&mut SegmentReader::open_verified(path).expect("open"));
+    let want_err = want.1.as_ref().map(ToString::to_string);
+    for max in [1, 2, 3, 64] {
+        let mut r = SegmentReader::open_verified(path).expect("open");
+        let mut got = Vec::new();
+        let err = loop {
+            let (k, _) = r.next_batch_with(max, |e| got.push((e.id, e.payload.to_vec())));
+            assert!(k <= max, "{k} events in a batch of at most {max}");
+            if k > 0 {
+                continue;
+            }
+            match r.next() {
+                Ok(Some(e)) => got.push((e.id, e.payload.to_vec())),
+                Ok(None) => break None,
+                Err(e) => break Some(e.to_string()),
+            }
+        };
+        assert_eq!(got, want.0, "batches of at most {max}");
+        assert_eq!(err, want_err, "batches of at most {max}");
+    }
+    want
+}
+
 /// A full default-options `Manager` replay over `dir`.
 pub fn replay(dir: &Path) -> (Vec<Ev>, Option<Error>, RecoveryReport) {
     let mut m = Manager::open(dir, RecoveryOptions::default()).expect("Manager::open");

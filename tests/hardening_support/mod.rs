@@ -39,6 +39,10 @@ pub use env::{env_count, env_seed};
 #[path = "../common/guarded.rs"]
 mod guarded;
 
+#[path = "../common/reading.rs"]
+mod reading;
+pub use reading::Reading;
+
 #[path = "../common/files.rs"]
 mod files;
 #[path = "../common/format1.rs"]
@@ -306,7 +310,7 @@ pub enum Run {
 }
 
 /// Replays `dir` to its end (or first error) on the calling thread, checking each payload.
-pub fn replay(dir: &Path, opts: RecoveryOptions, max_events: usize) -> Outcome {
+pub fn replay(dir: &Path, opts: RecoveryOptions, max_events: usize, how: Reading) -> Outcome {
     let start = Instant::now();
     let mut o = Outcome::default();
     let mut m = match Manager::open(dir, opts) {
@@ -317,24 +321,16 @@ pub fn replay(dir: &Path, opts: RecoveryOptions, max_events: usize) -> Outcome {
             return o;
         }
     };
-    loop {
-        match m.next() {
-            Ok(Some(ev)) => {
-                if !payload_matches(ev.id, ev.payload) {
-                    o.wrong.push(ev.id);
-                }
-                o.ids.push(ev.id);
-                if o.ids.len() > max_events {
-                    o.runaway = true;
-                    break;
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                o.end_err = Some(e.to_string());
-                break;
-            }
+    let end = reading::drain(&mut m, how, |id, payload| {
+        if !payload_matches(id, payload) {
+            o.wrong.push(id);
         }
+        o.ids.push(id);
+        o.runaway = o.ids.len() > max_events;
+        !o.runaway
+    });
+    if let Err(e) = end {
+        o.end_err = Some(e.to_string());
     }
     o.report = Some(m.report());
     drop(m);
@@ -342,17 +338,28 @@ pub fn replay(dir: &Path, opts: RecoveryOptions, max_events: usize) -> Outcome {
     o
 }
 
-/// [`replay`] on its own thread, inside `catch_unwind`, with a time limit. A hung replay's thread
-/// is abandoned (it cannot be killed); the caller must then leave `dir` in place.
+/// [`replay`] by `next()` on its own thread, inside `catch_unwind`, with a time limit. A hung
+/// replay's thread is abandoned (it cannot be killed); the caller must then leave `dir` in place.
 pub fn guarded_replay(
     dir: &Path,
     opts: RecoveryOptions,
     max_events: usize,
     limit: Duration,
 ) -> Run {
+    guarded_replay_by(dir, opts, max_events, limit, Reading::Next)
+}
+
+/// [`guarded_replay`], reading the events as `how` says.
+pub fn guarded_replay_by(
+    dir: &Path,
+    opts: RecoveryOptions,
+    max_events: usize,
+    limit: Duration,
+    how: Reading,
+) -> Run {
     let dir = dir.to_path_buf();
     match guarded::guarded("guarded-replay", limit, move || {
-        replay(&dir, opts, max_events)
+        replay(&dir, opts, max_events, how)
     }) {
         guarded::Guarded::Done(o) => Run::Done(Box::new(o)),
         guarded::Guarded::Panicked(p) => Run::Panicked(p),

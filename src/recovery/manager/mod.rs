@@ -458,8 +458,24 @@ impl Manager {
         max: usize,
         f: impl FnMut(Event<'a>),
     ) -> Result<usize> {
+        let mut f = f;
+        self.next_batch_indexed(max, |_, e| f(e))
+    }
+
+    /// [`Self::next_batch_with`], the callback also given each event's place in the batch
+    /// (from 0), for a caller that fills an array.
+    pub fn next_batch_indexed<'a>(
+        &'a mut self,
+        max: usize,
+        f: impl FnMut(usize, Event<'a>),
+    ) -> Result<usize> {
+        let mut f = f;
         if self.opts.follow {
-            return self.follow_batch(max, f);
+            let mut k = 0;
+            return self.follow_batch(max, |e| {
+                f(k, e);
+                k += 1;
+            });
         }
         if max == 0 {
             return Ok(0);
@@ -478,7 +494,7 @@ impl Manager {
         let Some(r) = self.reader.as_mut() else {
             return Ok(0);
         };
-        Ok(r.next_batch_with(max, f).0)
+        Ok(r.next_batch_indexed(max, f).0)
     }
 
     fn fail<T>(&mut self, e: Error) -> Result<T> {

@@ -2,6 +2,7 @@
 //! whole block (a per-call `next()` must store it back every event), with a callback per event
 //! so that nothing is collected or allocated.
 
+use super::hot::Layout;
 use super::run::Run;
 use super::{verify, SegmentReader};
 use crate::recovery::event::Event;
@@ -15,6 +16,17 @@ impl SegmentReader {
     /// allocating. Returns the number of events and their payload bytes. An inconsistent record
     /// ends the batch early; [`Self::peek_ok`] then reports it.
     pub fn next_batch_with<'a>(&'a mut self, max: usize, f: impl FnMut(Event<'a>)) -> (usize, u64) {
+        let mut f = f;
+        self.next_batch_indexed(max, |_, e| f(e))
+    }
+
+    /// [`Self::next_batch_with`], the callback also given each event's place in the batch
+    /// (from 0): a caller filling an array needs no counter of its own.
+    pub fn next_batch_indexed<'a>(
+        &'a mut self,
+        max: usize,
+        f: impl FnMut(usize, Event<'a>),
+    ) -> (usize, u64) {
         // A local copy of the callback's state, which can live in registers (the argument is
         // the caller's memory).
         let mut f = f;
@@ -74,9 +86,9 @@ impl SegmentReader {
             // The framing is fixed for the reader: one loop per framing, not a match per record.
             let done = match framing {
                 RecordFraming::LengthPrefixed => {
-                    cur.deliver(RecordFraming::LengthPrefixed, block, take, &mut f)
+                    cur.deliver(RecordFraming::LengthPrefixed, block, n, take, &mut f)
                 }
-                other => cur.deliver(other, block, take, &mut f),
+                other => cur.deliver(other, block, n, take, &mut f),
             };
             self.pos = cur.pos;
             self.next_id = cur.id;
@@ -103,28 +115,69 @@ struct BlockCursor {
 }
 
 impl BlockCursor {
-    /// Delivers up to `take` records of `block` to `f`; returns how many (fewer when a record
-    /// is inconsistent).
+    /// Delivers up to `take` records of `block` to `f`, the first as the batch's event
+    /// `placed`; returns how many (fewer when a record is inconsistent).
     #[inline(always)]
     fn deliver<'a>(
         &mut self,
         framing: RecordFraming,
         block: &'a [u8],
+        placed: usize,
         take: usize,
-        f: &mut impl FnMut(Event<'a>),
+        f: &mut impl FnMut(usize, Event<'a>),
     ) -> usize {
         let (mut pos, mut id, mut run, mut bytes) = (self.pos, self.id, self.run, self.bytes);
         let first = id;
         let last = id + take as u64;
         while id < last {
+            // The records framed as predicted, whose places are known: one compare of each
+            // length field, no decode. Then one record decoded in full (another length, or the
+            // end of what the prediction covers).
+            if let Some(layout) = Layout::predicted(framing, run) {
+                let rest = block.get(pos..).unwrap_or_default();
+                let whole = layout.prefix + layout.len as usize;
+                let mut k = 0;
+                for record in rest.chunks_exact(layout.size).take((last - id) as usize) {
+                    let Some(record) = record.get(..whole) else {
+                        break;
+                    };
+                    let payload = match framing {
+                        RecordFraming::LengthPrefixed => match record.split_first_chunk::<4>() {
+                            Some((head, payload)) if u32::from_le_bytes(*head) == layout.len => {
+                                payload
+                            }
+                            _ => break,
+                        },
+                        RecordFraming::Fixed(_) => record,
+                    };
+                    prefetch::read_ahead(block, pos + (k + 1) * layout.size);
+                    f(
+                        placed + (id - first) as usize + k,
+                        Event {
+                            id: id + k as u64,
+                            payload,
+                        },
+                    );
+                    k += 1;
+                }
+                pos += k * layout.size;
+                id += k as u64;
+                bytes += k as u64 * u64::from(layout.len);
+                if id == last {
+                    break;
+                }
+            }
             let Some((start, end, next)) = run.decode(framing, block, pos) else {
                 break;
             };
             prefetch::read_ahead(block, next);
-            f(Event {
-                id,
-                payload: &block[start..end],
-            });
+            f(
+                placed + (id - first) as usize,
+                Event {
+                    id,
+                    payload: &block[start..end],
+                },
+            );
             pos = next;
             id += 1;
             bytes += (end - start) as u64;

@@ -18,6 +18,7 @@
 //! ([`SegmentReader::set_sample_at`]): the manager's sampling costs the hot path nothing more
 //! than the end-of-block comparison it makes anyway.
 
+use super::run::Run;
 use super::SegmentReader;
 use crate::recovery::event::Event;
 use crate::recovery::format::RecordFraming;
@@ -68,6 +69,32 @@ pub struct HotRun<'a> {
     pub prefix: u32,
     /// Bytes from one record to the next.
     pub size: usize,
+}
+
+/// Where the predicted records' payloads are: every record `size` bytes from the previous one,
+/// its payload of `len` bytes after `prefix` bytes (a 4-byte length field, or nothing for
+/// fixed-size records).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Layout {
+    pub len: u32,
+    pub prefix: usize,
+    pub size: usize,
+}
+
+impl Layout {
+    /// The layout the hot path expects next, if it predicts one.
+    #[inline(always)]
+    pub(super) fn predicted(framing: RecordFraming, run: Run) -> Option<Layout> {
+        let (len, prefix, size) = match framing {
+            RecordFraming::LengthPrefixed => {
+                let (len, size) = run.predicted();
+                (len, 4usize, size)
+            }
+            RecordFraming::Fixed(n) => (u32::try_from(n).ok()?, 0, n),
+        };
+        let whole = prefix.checked_add(len as usize)?;
+        (size > 0 && size >= whole).then_some(Layout { len, prefix, size })
+    }
 }
 
 /// How many records of `whole` bytes (framing and payload), one every `size` bytes, end within
@@ -124,15 +151,8 @@ impl SegmentReader {
     /// `None` when the hot path has nothing (block end, sample point, no prediction).
     pub fn hot_run(&self) -> Option<HotRun<'_>> {
         let records = self.bytes.get(self.pos..self.block_end)?;
-        let (len, size, prefix) = match self.framing {
-            RecordFraming::LengthPrefixed => {
-                let (len, size) = self.run.predicted();
-                (len, size, 4usize)
-            }
-            RecordFraming::Fixed(n) => (u32::try_from(n).ok()?, n, 0),
-        };
-        let whole = prefix.checked_add(len as usize)?;
-        let fit = records_that_fit(records.len(), whole, size)?;
+        let Layout { len, prefix, size } = Layout::predicted(self.framing, self.run)?;
+        let fit = records_that_fit(records.len(), prefix + len as usize, size)?;
         let count = self
             .stop_id
             .saturating_sub(self.next_id)
