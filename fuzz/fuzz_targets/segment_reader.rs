@@ -1,5 +1,6 @@
-//! `SegmentReader` on an arbitrary file: open, verify, iterate every event, seek to ids derived
-//! from the input. Must never panic, loop or read outside the file; errors are typed.
+//! `SegmentReader` on an arbitrary file: open, verify, iterate every event (by `next()` and in
+//! batches, which must agree), seek to ids derived from the input. Must never panic, loop or
+//! read outside the file; errors are typed.
 //!
 //! Input: byte 0 = flags (bit 0: fix the segment header CRC, bit 1: fix every block's CRCs and
 //! chain — see `walfuzz::fixup`); bytes 1.. = the file.
@@ -36,11 +37,13 @@ fuzz_target!(|data: &[u8]| {
     let mut expect = first;
     let max = file.len() / 8 + 1;
     let mut n = 0usize;
+    let mut events = Vec::new();
     loop {
         match r.next() {
             Ok(Some(ev)) => {
                 assert_eq!(ev.id, expect, "ids are contiguous");
                 assert!(ev.payload.len() <= file.len());
+                events.push((ev.id, ev.payload.to_vec()));
                 expect += 1;
                 n += 1;
                 assert!(n <= max, "more events than the file can hold");
@@ -52,6 +55,24 @@ fuzz_target!(|data: &[u8]| {
             Err(_) => break, // typed framing error
         }
     }
+    // The same events through batches (a separate loop in the reader), of a size from the
+    // input, on a second reader; `next()` where a batch stops.
+    let batch = 1 + data.len() % 67;
+    let mut b = SegmentReader::open(path).expect("opened once already");
+    b.verify();
+    let mut got = Vec::new();
+    loop {
+        let (k, _) = b.next_batch_with(batch, |ev| got.push((ev.id, ev.payload.to_vec())));
+        assert!(k <= batch, "{k} events in a batch of at most {batch}");
+        assert!(got.len() <= max, "more events than the file can hold");
+        if k == 0 {
+            match b.next() {
+                Ok(Some(ev)) => got.push((ev.id, ev.payload.to_vec())),
+                _ => break,
+            }
+        }
+    }
+    assert_eq!(got, events, "batches of {batch} deliver what next() delivers");
     // Seeks: both ends, past the end, before the start, and ids from the input.
     let mut targets = vec![
         first,
