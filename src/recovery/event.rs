@@ -9,3 +9,10 @@ pub struct Event<'a> {
     /// The payload bytes exactly as appended.
     pub payload: &'a [u8],
 }
+
+/// A batch callback that ignores each event's place in the batch: how the `next_batch_with`
+/// methods hand their callback to `next_batch_indexed`.
+#[inline(always)]
+pub(crate) fn ignoring_place<'a>(mut f: impl FnMut(Event<'a>)) -> impl FnMut(usize, Event<'a>) {
+    move |_, e| f(e)
+}

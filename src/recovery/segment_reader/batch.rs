@@ -5,7 +5,7 @@
 use super::hot::Layout;
 use super::run::Run;
 use super::{verify, SegmentReader};
-use crate::recovery::event::Event;
+use crate::recovery::event::{ignoring_place, Event};
 use crate::recovery::format::RecordFraming;
 use crate::recovery::payload_checks::Checked;
 use crate::recovery::prefetch;
@@ -16,8 +16,7 @@ impl SegmentReader {
     /// allocating. Returns the number of events and their payload bytes. An inconsistent record
     /// ends the batch early; [`Self::peek_ok`] then reports it.
     pub fn next_batch_with<'a>(&'a mut self, max: usize, f: impl FnMut(Event<'a>)) -> (usize, u64) {
-        let mut f = f;
-        self.next_batch_indexed(max, |_, e| f(e))
+        self.next_batch_indexed(max, ignoring_place(f))
     }
 
     /// [`Self::next_batch_with`], the callback also given each event's place in the batch
