@@ -133,17 +133,27 @@ fn replay_mixed(dir: &std::path::Path, n: u64, sample_every: u32, seed: u64) {
             }
         } else {
             let max = [1, 2, 7, 64, 300, usize::MAX][rng.below(6) as usize];
-            let k = m
-                .next_batch_with(max, |ev| {
-                    assert_eq!(
-                        (ev.id, ev.payload),
-                        (expect, &payload_of(expect)[..]),
-                        "batch of at most {max}"
-                    );
-                    expect += 1;
-                    bytes += ev.payload.len() as u64;
+            let mut check = |ev: wal_recovery::Event<'_>| {
+                assert_eq!(
+                    (ev.id, ev.payload),
+                    (expect, &payload_of(expect)[..]),
+                    "batch of at most {max}"
+                );
+                expect += 1;
+                bytes += ev.payload.len() as u64;
+            };
+            let k = if choice.is_multiple_of(2) {
+                m.next_batch_with(max, check)
+            } else {
+                // Each event's place in the batch: 0, 1, 2, ... across the blocks it spans.
+                let mut places = 0;
+                m.next_batch_indexed(max, |place, ev| {
+                    assert_eq!(place, places, "place in a batch of at most {max}");
+                    places += 1;
+                    check(ev);
                 })
-                .expect("batch");
+            }
+            .expect("batch");
             assert!(k <= max, "{k} events for a batch of at most {max}");
             assert_eq!(k as u64, expect - before);
             k

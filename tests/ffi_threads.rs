@@ -96,7 +96,7 @@ fn telemetry_from_other_threads_during_replay() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let started = Arc::new(AtomicUsize::new(0));
-    let monitors: Vec<_> = (0..2)
+    let mut monitors: Vec<_> = (0..2)
         .map(|m| {
             let (stop, started) = (Arc::clone(&stop), Arc::clone(&started));
             std::thread::spawn(move || {
@@ -127,8 +127,14 @@ fn telemetry_from_other_threads_during_replay() {
         .collect();
     // The replay starts once every monitor has read the telemetry once: on a loaded machine a
     // monitor might otherwise first run after the replay is over.
-    while started.load(Ordering::Acquire) < monitors.len() {
+    // A monitor that failed in its first round has finished: join it below to report why.
+    while started.load(Ordering::Acquire) < monitors.len()
+        && !monitors.iter().any(|m| m.is_finished())
+    {
         std::thread::yield_now();
+    }
+    if let Some(i) = monitors.iter().position(|m| m.is_finished()) {
+        monitors.swap_remove(i).join().unwrap();
     }
 
     // First half per event on this thread.

@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
     let max = file.len() / 8 + 1;
     let mut n = 0usize;
     let mut events = Vec::new();
-    loop {
+    let ended = loop {
         match r.next() {
             Ok(Some(ev)) => {
                 assert_eq!(ev.id, expect, "ids are contiguous");
@@ -50,29 +50,31 @@ fuzz_target!(|data: &[u8]| {
             }
             Ok(None) => {
                 assert_eq!(expect, end, "iteration ends at end_event_id");
-                break;
+                break None;
             }
-            Err(_) => break, // typed framing error
+            Err(e) => break Some(e.to_string()), // typed framing error
         }
-    }
+    };
     // The same events through batches (a separate loop in the reader), of a size from the
     // input, on a second reader; `next()` where a batch stops.
     let batch = 1 + data.len() % 67;
     let mut b = SegmentReader::open(path).expect("opened once already");
     b.verify();
     let mut got = Vec::new();
-    loop {
+    let batches_ended = loop {
         let (k, _) = b.next_batch_with(batch, |ev| got.push((ev.id, ev.payload.to_vec())));
         assert!(k <= batch, "{k} events in a batch of at most {batch}");
         assert!(got.len() <= max, "more events than the file can hold");
         if k == 0 {
             match b.next() {
                 Ok(Some(ev)) => got.push((ev.id, ev.payload.to_vec())),
-                _ => break,
+                Ok(None) => break None,
+                Err(e) => break Some(e.to_string()),
             }
         }
-    }
+    };
     assert_eq!(got, events, "batches of {batch} deliver what next() delivers");
+    assert_eq!(batches_ended, ended, "batches of {batch} end as next() ends");
     // Seeks: both ends, past the end, before the start, and ids from the input.
     let mut targets = vec![
         first,

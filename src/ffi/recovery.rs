@@ -12,7 +12,7 @@
 
 use std::cell::UnsafeCell;
 use std::ffi::c_char;
-use std::mem::{offset_of, size_of, MaybeUninit};
+use std::mem::{offset_of, size_of};
 use std::sync::Arc;
 
 use super::hot_window::{wal_hot_window, Filled};
@@ -341,16 +341,13 @@ pub unsafe extern "C" fn wal_recovery_next_batch(
             );
         }
         let manager = &mut replay_of!(h).manager;
-        // One pass, no allocation: each event goes straight into the caller's array. The
-        // closure owns its slot index (`move`), so it stays in a register instead of being
-        // stored and reloaded at every event; the count comes back as the batch's length.
-        // SAFETY: `out` is non-NULL, aligned and valid for writes of `cap` events (contract),
-        // which may be uninitialised; nothing else accesses them during the call.
-        let slots =
-            unsafe { std::slice::from_raw_parts_mut(out.cast::<MaybeUninit<wal_event>>(), cap) };
+        // One pass, no allocation: each event goes straight into the caller's array, at the
+        // place the batch gives it (no counter of our own to keep in step); the count comes
+        // back as the batch's length.
         let result = manager.next_batch_indexed(cap, |k, e| {
-            if let Some(slot) = slots.get_mut(k) {
-                slot.write(wal_event::from_event(&e));
+            if k < cap {
+                // SAFETY: `out` is valid for writes of `cap` events (contract) and `k < cap`.
+                unsafe { out.add(k).write(wal_event::from_event(&e)) };
             }
         });
         match result {
