@@ -16,7 +16,8 @@ impl Manager {
         self.next_batch_with(max, |e| out.push(e))
     }
 
-    /// Calls `f` for up to `max` events, all from one segment, in one pass without allocating.
+    /// Calls `f` for up to `max` events, all from one segment, in one pass without allocating
+    /// (in follow mode, events from the live tail are gathered first: one allocation per call).
     /// Returns how many (0 only at the end, or when `max` is 0). The payloads stay valid until
     /// the next call that moves the replay, so a caller may keep all of them.
     pub fn next_batch_with<'a>(
