@@ -2,7 +2,7 @@
 //! whole block (a per-call `next()` must store it back every event), with a callback per event
 //! so that nothing is collected or allocated.
 
-use super::hot::Layout;
+use super::hot::{prefixed_payload, Layout};
 use super::run::Run;
 use super::{verify, SegmentReader};
 use crate::recovery::event::{ignoring_place, Event};
@@ -141,12 +141,12 @@ impl BlockCursor {
                         break;
                     };
                     let payload = match framing {
-                        RecordFraming::LengthPrefixed => match record.split_first_chunk::<4>() {
-                            Some((head, payload)) if u32::from_le_bytes(*head) == layout.len => {
-                                payload
+                        RecordFraming::LengthPrefixed => {
+                            match prefixed_payload(record, layout.len) {
+                                Some(payload) => payload,
+                                None => break,
                             }
-                            _ => break,
-                        },
+                        }
                         RecordFraming::Fixed(_) => record,
                     };
                     prefetch::read_ahead(block, pos + (k + 1) * layout.size);

@@ -42,14 +42,19 @@ fn hot_record(
             // describes must fit (no overflow: `len` is a u32), then its length field must say
             // so.
             let record = rest.get(..4 + len as usize)?;
-            let (head, payload) = record.split_first_chunk::<4>()?;
-            if u32::from_le_bytes(*head) != len {
-                return None;
-            }
-            Some((payload, pos + size))
+            Some((prefixed_payload(record, len)?, pos + size))
         }
         RecordFraming::Fixed(n) => Some((rest.get(..n)?, pos + n)),
     }
+}
+
+/// The payload of a length-prefixed `record` (its 4-byte length field, then the payload) when
+/// the length field says `len`: the one check a predicted record gets, here and in a batch's
+/// stretch.
+#[inline(always)]
+pub(super) fn prefixed_payload(record: &[u8], len: u32) -> Option<&[u8]> {
+    let (head, payload) = record.split_first_chunk::<4>()?;
+    (u32::from_le_bytes(*head) == len).then_some(payload)
 }
 
 /// Consecutive records of one block that the hot path may deliver, all framed alike
